@@ -1,0 +1,285 @@
+//! Every supported op and the three fixture models, imported from ONNX and run on the CPU
+//! and on the GPU path, against ONNX Runtime's reference outputs; and every malformed input
+//! refused with a clear error. One test binary, so Burn is linked once.
+//!
+//! The GPU tests need a Vulkan device. On machines without a GPU, Mesa's lavapipe
+//! (Debian: mesa-vulkan-drivers) provides one; the tests fail, never skip, when there is none.
+
+use std::path::{Path, PathBuf};
+
+use edge_model::checks::CheckCases;
+use edge_model::{DeviceChoice, LoadOptions, Model};
+use fleet::model::onnx::{self, ImportError};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/onnx")
+}
+
+fn onnx_files(kind: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join(kind))
+        .expect("fixtures directory")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no fixtures in {kind}");
+    files
+}
+
+/// Imports `path`, runs its reference cases on `device`, and returns a description of every
+/// mismatch (empty when all match).
+fn verify(path: &Path, device: DeviceChoice) -> Result<(), String> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+    let converted = onnx::convert(path, stem, 1).map_err(|e| format!("{stem}: import: {e}"))?;
+    let cases =
+        CheckCases::read(&path.with_extension("cases.json")).map_err(|e| format!("{stem}: {e}"))?;
+    let options = LoadOptions {
+        device,
+        warmup_runs: 1,
+    };
+    let model = Model::from_parts(converted.spec, converted.weights, &options)
+        .map_err(|e| format!("{stem}: load: {e}"))?;
+    let diffs = model
+        .check(&cases)
+        .map_err(|e| format!("{stem}: run: {e}"))?;
+    let failed: Vec<String> = diffs
+        .iter()
+        .filter(|d| !d.passed())
+        .map(|d| format!("{stem}/{}/{}: max|diff| {:e}", d.case, d.output, d.max_abs))
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+fn verify_all(kind: &str, device: DeviceChoice) {
+    let failures: Vec<String> = onnx_files(kind)
+        .iter()
+        .filter_map(|p| verify(p, device).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} fixtures failed on {device:?}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_supported_op_matches_onnx_runtime_on_cpu() {
+    verify_all("ops", DeviceChoice::Cpu);
+}
+
+#[test]
+fn every_supported_op_matches_onnx_runtime_on_gpu() {
+    verify_all("ops", DeviceChoice::Gpu);
+}
+
+#[test]
+fn mlp_cnn_and_residual_models_match_onnx_runtime_on_cpu() {
+    verify_all("models", DeviceChoice::Cpu);
+}
+
+#[test]
+fn mlp_cnn_and_residual_models_match_onnx_runtime_on_gpu() {
+    verify_all("models", DeviceChoice::Gpu);
+}
+
+#[test]
+fn every_op_named_in_the_issue_has_a_fixture() {
+    let names: Vec<String> = onnx_files("ops")
+        .iter()
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .collect();
+    for op in [
+        "gemm",
+        "matmul",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "relu",
+        "leaky_relu",
+        "sigmoid",
+        "tanh",
+        "softmax",
+        "log_softmax",
+        "erf",
+        "gelu",
+        "conv1d",
+        "conv2d",
+        "maxpool2d",
+        "avgpool2d",
+        "global_average_pool",
+        "batch_norm",
+        "layer_norm",
+        "flatten",
+        "reshape",
+        "transpose",
+        "concat",
+        "squeeze",
+        "unsqueeze",
+        "clip",
+        "pad",
+        "reduce_mean",
+        "dropout",
+        "identity",
+        "constant",
+    ] {
+        assert!(names.iter().any(|n| n == op), "no fixture for {op}");
+    }
+}
+
+fn import_error(name: &str) -> String {
+    match onnx::convert(
+        &fixtures().join("bad").join(format!("{name}.onnx")),
+        name,
+        1,
+    ) {
+        Ok(_) => panic!("{name} was imported"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn unsupported_op_error_names_op_node_and_supported_list() {
+    let message = import_error("unsupported_op");
+    assert!(message.contains("Cos"), "{message}");
+    assert!(message.contains("cosine"), "{message}");
+    assert!(message.contains("Supported ops: Gemm"), "{message}");
+}
+
+#[test]
+fn conv3d_is_refused_not_run_wrong() {
+    let message = import_error("conv3d");
+    assert!(message.contains("Conv3d"), "{message}");
+}
+
+#[test]
+fn integer_input_dtype_is_refused() {
+    let message = import_error("int64_input");
+    assert!(
+        message.contains("I64") || message.contains("Int"),
+        "{message}"
+    );
+}
+
+#[test]
+fn cyclic_graph_is_refused() {
+    let message = import_error("cycle");
+    assert!(!message.is_empty());
+}
+
+#[test]
+fn absurd_declared_dimensions_are_refused_without_allocating() {
+    // Either the importer or graph validation refuses it; nothing tries to allocate 2^80 floats.
+    let path = fixtures().join("bad/absurd_dims.onnx");
+    let result = onnx::convert(&path, "absurd", 1)
+        .map_err(|e| e.to_string())
+        .and_then(|c| {
+            Model::from_parts(
+                c.spec,
+                c.weights,
+                &LoadOptions {
+                    device: DeviceChoice::Cpu,
+                    warmup_runs: 1,
+                },
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        });
+    let message = result.expect_err("absurd dims accepted");
+    assert!(
+        message.contains("limit") || message.contains("overflow"),
+        "{message}"
+    );
+}
+
+#[test]
+fn truncated_onnx_file_is_an_error_not_a_panic() {
+    let bytes = std::fs::read(fixtures().join("models/cnn.onnx")).expect("fixture");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for cut in [0, 1, 10, bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
+        let path = dir.path().join(format!("cut{cut}.onnx"));
+        std::fs::write(&path, &bytes[..cut]).expect("write");
+        assert!(
+            matches!(
+                onnx::convert(&path, "cut", 1),
+                Err(ImportError::Parse { .. } | ImportError::Signature { .. })
+            ),
+            "truncated at {cut} bytes was accepted"
+        );
+    }
+}
+
+#[test]
+fn garbage_bytes_are_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("garbage.onnx");
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&path, garbage).expect("write");
+    assert!(onnx::convert(&path, "garbage", 1).is_err());
+}
+
+#[test]
+fn a_request_of_the_wrong_shape_is_a_clear_error() {
+    let converted = onnx::convert(&fixtures().join("models/mlp.onnx"), "mlp", 1).expect("import");
+    let model = Model::from_parts(
+        converted.spec,
+        converted.weights,
+        &LoadOptions {
+            device: DeviceChoice::Cpu,
+            warmup_runs: 1,
+        },
+    )
+    .expect("load");
+    let wrong = edge_model::HostTensor::new(vec![1, 15], vec![0.0; 15]).expect("tensor");
+    let message = model
+        .run(vec![("x".into(), wrong)])
+        .expect_err("accepted")
+        .to_string();
+    assert!(message.contains("[batch, 16]"), "{message}");
+    let missing = model.run(vec![]).expect_err("accepted").to_string();
+    assert!(
+        message.len() > 10 && missing.contains("missing input 'x'"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn batch_dimension_is_free_and_results_are_per_row() {
+    let converted = onnx::convert(&fixtures().join("models/mlp.onnx"), "mlp", 1).expect("import");
+    let model = Model::from_parts(
+        converted.spec,
+        converted.weights,
+        &LoadOptions {
+            device: DeviceChoice::Cpu,
+            warmup_runs: 1,
+        },
+    )
+    .expect("load");
+    let row: Vec<f32> = (0..16).map(|i| i as f32 / 10.0).collect();
+    let one = model
+        .run(vec![(
+            "x".into(),
+            edge_model::HostTensor::new(vec![1, 16], row.clone()).expect("t"),
+        )])
+        .expect("run");
+    let many: Vec<f32> = row.iter().cycle().take(16 * 64).copied().collect();
+    let batch = model
+        .run(vec![(
+            "x".into(),
+            edge_model::HostTensor::new(vec![64, 16], many).expect("t"),
+        )])
+        .expect("run");
+    assert_eq!(batch[1].1.shape, vec![64, 4]);
+    for r in 0..64 {
+        for c in 0..4 {
+            assert!((batch[1].1.data[r * 4 + c] - one[1].1.data[c]).abs() < 1e-5);
+        }
+    }
+}

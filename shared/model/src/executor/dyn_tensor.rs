@@ -1,0 +1,178 @@
+//! A tensor whose rank is known only at run time.
+//!
+//! Burn's `Tensor<D>` carries its rank in the type; a model graph decides ranks at run time.
+//! `DynTensor` holds one of `Tensor<1>` .. `Tensor<6>`, and the macros below run a generic body
+//! on whichever it is. Changing rank goes through `reshape`, which is a metadata operation for
+//! contiguous tensors on both backends.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::error::{ModelError, Result};
+use crate::weights::HostTensor;
+
+/// A float tensor of rank 1 to 6.
+#[derive(Debug, Clone)]
+pub enum DynTensor {
+    R1(Tensor<1>),
+    R2(Tensor<2>),
+    R3(Tensor<3>),
+    R4(Tensor<4>),
+    R5(Tensor<5>),
+    R6(Tensor<6>),
+}
+
+/// Runs `$body` with `$t` bound to the inner `Tensor<D>`; the body must return the same type
+/// for every rank.
+macro_rules! with_tensor {
+    ($value:expr, $t:ident => $body:expr) => {
+        match $value {
+            $crate::executor::dyn_tensor::DynTensor::R1($t) => $body,
+            $crate::executor::dyn_tensor::DynTensor::R2($t) => $body,
+            $crate::executor::dyn_tensor::DynTensor::R3($t) => $body,
+            $crate::executor::dyn_tensor::DynTensor::R4($t) => $body,
+            $crate::executor::dyn_tensor::DynTensor::R5($t) => $body,
+            $crate::executor::dyn_tensor::DynTensor::R6($t) => $body,
+        }
+    };
+}
+
+/// Runs a rank-preserving `$body` (returning `Tensor<D>`) and re-wraps the result.
+macro_rules! map_tensor {
+    ($value:expr, $t:ident => $body:expr) => {
+        match $value {
+            $crate::executor::dyn_tensor::DynTensor::R1($t) => {
+                $crate::executor::dyn_tensor::DynTensor::R1($body)
+            }
+            $crate::executor::dyn_tensor::DynTensor::R2($t) => {
+                $crate::executor::dyn_tensor::DynTensor::R2($body)
+            }
+            $crate::executor::dyn_tensor::DynTensor::R3($t) => {
+                $crate::executor::dyn_tensor::DynTensor::R3($body)
+            }
+            $crate::executor::dyn_tensor::DynTensor::R4($t) => {
+                $crate::executor::dyn_tensor::DynTensor::R4($body)
+            }
+            $crate::executor::dyn_tensor::DynTensor::R5($t) => {
+                $crate::executor::dyn_tensor::DynTensor::R5($body)
+            }
+            $crate::executor::dyn_tensor::DynTensor::R6($t) => {
+                $crate::executor::dyn_tensor::DynTensor::R6($body)
+            }
+        }
+    };
+}
+
+pub(crate) use map_tensor;
+
+/// Copies the first `N` entries of `dims` into an array (the caller guarantees the length).
+pub fn arr<const N: usize>(dims: &[usize]) -> [usize; N] {
+    let mut out = [0; N];
+    out.copy_from_slice(&dims[..N]);
+    out
+}
+
+fn reshape_from<const D: usize>(t: Tensor<D>, dims: &[usize]) -> Result<DynTensor> {
+    Ok(match dims.len() {
+        1 => DynTensor::R1(t.reshape(arr::<1>(dims))),
+        2 => DynTensor::R2(t.reshape(arr::<2>(dims))),
+        3 => DynTensor::R3(t.reshape(arr::<3>(dims))),
+        4 => DynTensor::R4(t.reshape(arr::<4>(dims))),
+        5 => DynTensor::R5(t.reshape(arr::<5>(dims))),
+        6 => DynTensor::R6(t.reshape(arr::<6>(dims))),
+        n => {
+            return Err(ModelError::graph(format!(
+                "rank {n} is not supported (1 to 6)"
+            )));
+        }
+    })
+}
+
+impl DynTensor {
+    /// Uploads a host tensor to `device`.
+    pub fn from_host(host: HostTensor, device: &Device) -> Result<Self> {
+        let HostTensor { mut shape, data } = host;
+        if shape.is_empty() {
+            // A scalar constant travels as a one-element vector.
+            shape.push(1);
+        }
+        let rank = shape.len();
+        let data = TensorData::new(data, shape);
+        Ok(match rank {
+            1 => DynTensor::R1(Tensor::from_data(data, device)),
+            2 => DynTensor::R2(Tensor::from_data(data, device)),
+            3 => DynTensor::R3(Tensor::from_data(data, device)),
+            4 => DynTensor::R4(Tensor::from_data(data, device)),
+            5 => DynTensor::R5(Tensor::from_data(data, device)),
+            6 => DynTensor::R6(Tensor::from_data(data, device)),
+            n => {
+                return Err(ModelError::graph(format!(
+                    "rank {n} is not supported (1 to 6)"
+                )));
+            }
+        })
+    }
+
+    /// Downloads to the host (waits for the device to finish).
+    pub fn to_host(self) -> Result<HostTensor> {
+        let shape = self.dims();
+        let data = with_tensor!(self, t => t.try_into_data()).map_err(|e| ModelError::Device {
+            device: "model device".into(),
+            reason: format!("reading a result failed: {e:?}"),
+        })?;
+        let data = data
+            .try_to_vec::<f32>()
+            .map_err(|e| ModelError::graph(format!("result is not f32: {e:?}")))?;
+        Ok(HostTensor { shape, data })
+    }
+
+    pub fn rank(&self) -> usize {
+        match self {
+            DynTensor::R1(_) => 1,
+            DynTensor::R2(_) => 2,
+            DynTensor::R3(_) => 3,
+            DynTensor::R4(_) => 4,
+            DynTensor::R5(_) => 5,
+            DynTensor::R6(_) => 6,
+        }
+    }
+
+    pub fn dims(&self) -> Vec<usize> {
+        with_tensor!(self, t => t.dims().to_vec())
+    }
+
+    /// Reshapes to `dims` (which must hold the same number of elements).
+    pub fn reshape(self, dims: &[usize]) -> Result<Self> {
+        let from = self.dims();
+        if from.iter().product::<usize>() != dims.iter().product::<usize>() {
+            return Err(ModelError::graph(format!(
+                "cannot reshape {from:?} to {dims:?}: element counts differ"
+            )));
+        }
+        if from == dims {
+            return Ok(self);
+        }
+        with_tensor!(self, t => reshape_from(t, dims))
+    }
+
+    /// Views this tensor as `Tensor<D>` (its rank must be `D`).
+    pub fn into_rank<const D: usize>(self) -> Result<Tensor<D>> {
+        let dims = self.dims();
+        if dims.len() != D {
+            return Err(ModelError::graph(format!(
+                "expected a rank-{D} tensor, got shape {dims:?}"
+            )));
+        }
+        Ok(with_tensor!(self, t => t.reshape(arr::<D>(&dims))))
+    }
+
+    /// Prepends size-1 dimensions up to `rank` (numpy broadcasting alignment).
+    pub fn unsqueeze_to(self, rank: usize) -> Result<Self> {
+        let dims = self.dims();
+        if dims.len() >= rank {
+            return Ok(self);
+        }
+        let mut new = vec![1; rank - dims.len()];
+        new.extend(dims);
+        self.reshape(&new)
+    }
+}
