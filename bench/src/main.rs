@@ -13,9 +13,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use edge_model::{DeviceChoice, HostTensor, LoadOptions, Model};
-use tract_onnx::prelude::{
-    Datum, Framework, InferenceFact, InferenceModelExt, Tensor, TractResult, tvec,
-};
+use tract_onnx::prelude::*;
 
 /// Latency statistics of one engine on one workload, in microseconds.
 #[derive(Debug, Clone, Copy)]
@@ -72,11 +70,9 @@ fn ours(onnx: &Path, shape: &[usize], device: DeviceChoice, iterations: usize) -
 }
 
 fn tract(onnx: &Path, shape: &[usize], iterations: usize) -> TractResult<Stats> {
-    let plan = tract_onnx::onnx()
-        .model_for_path(onnx)?
-        .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape))?
-        .into_optimized()?
-        .into_runnable()?;
+    // The files declare a symbolic `batch` on every value: tract plans the symbolic model and
+    // resolves the batch from each input, which is how it serves dynamic batches.
+    let plan = tract_onnx::onnx().model_for_path(onnx)?.into_optimized()?.into_runnable()?;
     let tensor = Tensor::from_shape(shape, &input(shape))?;
     let mut failed = None;
     let stats = time(iterations, || {
@@ -145,7 +141,7 @@ fn main() {
             let n = if batch == 1 { iterations } else { (iterations / 8).max(50) };
             let cpu = ours(&onnx, &shape, DeviceChoice::Cpu, n);
             let ort = onnx_runtime(&onnx, input_name, &shape, n, threads);
-            let tr = tract(&onnx, &shape, n).map_err(|e| e.to_string());
+            let tr = tract(&onnx, &shape, n).map_err(|e| format!("{e:?}"));
             let gpu = ours(&onnx, &shape, DeviceChoice::Gpu, n.min(500));
             println!(
                 "{model:<6} {batch:>5} | {} | {} | {} | {:>8} {:>8} | {}",

@@ -5,6 +5,9 @@
 //! The GPU tests need a Vulkan device. On machines without a GPU, Mesa's lavapipe
 //! (Debian: mesa-vulkan-drivers) provides one; the tests fail, never skip, when there is none.
 
+// Test helpers fail the test by panicking with a message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use edge_model::checks::CheckCases;

@@ -1,6 +1,9 @@
 //! The operator's path through the real binaries: `fleet model import` (with verification)
 //! then `edged predict`, and their answers to bad input.
 
+// Test helpers fail the test by panicking with a message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use e2e::{binary, repo_root, run};
 use serde_json::Value;
 

@@ -14,7 +14,8 @@ use edge_model::format::{
 use edge_model::weights::{HostTensor, Weights};
 use onnx_ir::{ArgType, Argument, Message, ModelProto, Node, OnnxGraphBuilder};
 
-/// The ONNX ops the importer accepts.
+/// The ONNX op types the importer accepts (Conv and the pools in 1-D and 2-D; the spatial rank
+/// is checked after parsing).
 pub const SUPPORTED_OPS: &[&str] = &[
     "Gemm",
     "MatMul",
@@ -30,9 +31,9 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "LogSoftmax",
     "Erf",
     "Gelu",
-    "Conv (1-D, 2-D)",
-    "MaxPool (1-D, 2-D)",
-    "AveragePool (1-D, 2-D)",
+    "Conv",
+    "MaxPool",
+    "AveragePool",
     "GlobalAveragePool",
     "BatchNormalization",
     "LayerNormalization",
@@ -61,7 +62,7 @@ pub enum ImportError {
     #[error("{path} is not a valid ONNX model: {reason}")]
     Parse { path: String, reason: String },
     #[error(
-        "node '{node}': op {op} is not supported{detail}. Supported ops: {}",
+        "node '{node}': op {op} is not supported{detail}. Supported ops: {} (Conv and pools in 1-D and 2-D)",
         SUPPORTED_OPS.join(", ")
     )]
     UnsupportedOp {
@@ -173,42 +174,6 @@ pub fn convert(path: &Path, name: &str, version: u64) -> Result<Converted, Impor
     })
 }
 
-/// ONNX op types we accept (the spatial rank of Conv and the pools is checked after parsing).
-const SUPPORTED_OP_TYPES: &[&str] = &[
-    "Gemm",
-    "MatMul",
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Relu",
-    "LeakyRelu",
-    "Sigmoid",
-    "Tanh",
-    "Softmax",
-    "LogSoftmax",
-    "Erf",
-    "Gelu",
-    "Conv",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "BatchNormalization",
-    "LayerNormalization",
-    "Flatten",
-    "Reshape",
-    "Transpose",
-    "Concat",
-    "Squeeze",
-    "Unsqueeze",
-    "Clip",
-    "Pad",
-    "ReduceMean",
-    "Dropout",
-    "Identity",
-    "Constant",
-];
-
 /// Refuses files with no graph and ops we do not run, naming the node as the file names it
 /// (onnx-ir renames nodes by type and counter).
 fn precheck(proto: &ModelProto, path: &str) -> Result<(), ImportError> {
@@ -224,7 +189,7 @@ fn precheck(proto: &ModelProto, path: &str) -> Result<(), ImportError> {
     };
     for (index, node) in graph.node.iter().enumerate() {
         let standard = node.domain.is_empty() || node.domain == "ai.onnx";
-        if !standard || !SUPPORTED_OP_TYPES.contains(&node.op_type.as_str()) {
+        if !standard || !SUPPORTED_OPS.contains(&node.op_type.as_str()) {
             let op = if standard {
                 node.op_type.clone()
             } else {

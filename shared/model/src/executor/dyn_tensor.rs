@@ -113,7 +113,7 @@ impl DynTensor {
     }
 
     /// Downloads to the host (waits for the device to finish).
-    pub fn to_host(self) -> Result<HostTensor> {
+    pub fn into_host(self) -> Result<HostTensor> {
         let shape = self.dims();
         let data = with_tensor!(self, t => t.try_into_data()).map_err(|e| ModelError::Device {
             device: "model device".into(),

@@ -406,7 +406,7 @@ fn run_plan(
             let value = values[*slot]
                 .clone()
                 .ok_or_else(|| ModelError::graph(format!("output '{name}' was not produced")))?;
-            Ok((name.clone(), value.to_host()?))
+            Ok((name.clone(), value.into_host()?))
         })
         .collect()
 }

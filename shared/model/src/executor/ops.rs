@@ -446,7 +446,7 @@ fn conv(
             n + 2
         ));
     }
-    if xd[1] != wd[1] * groups || wd[0] % groups != 0 || wd[2..] != *kernel {
+    if xd[1] != wd[1] * groups || !wd[0].is_multiple_of(groups) || wd[2..] != *kernel {
         return Err(format!(
             "input {xd:?} does not fit weight {wd:?} with {groups} groups and kernel {kernel:?}"
         ));
@@ -659,7 +659,7 @@ fn reshape_target(dims: &[usize], shape: &[i64]) -> std::result::Result<Vec<usiz
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot infer -1 reshaping {dims:?} to {shape:?}"));
         }
         out[i] = total / known;
