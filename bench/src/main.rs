@@ -53,15 +53,30 @@ fn input(shape: &[usize]) -> Vec<f32> {
     (0..n).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect()
 }
 
-fn ours(onnx: &Path, shape: &[usize], device: DeviceChoice, iterations: usize) -> Result<Stats, String> {
+fn ours(
+    onnx: &Path,
+    shape: &[usize],
+    device: DeviceChoice,
+    iterations: usize,
+) -> Result<Stats, String> {
     let converted = fleet::model::onnx::convert(onnx, "bench", 1).map_err(|e| e.to_string())?;
-    let model = Model::from_parts(converted.spec, converted.weights, &LoadOptions { device, warmup_runs: 3 })
-        .map_err(|e| e.to_string())?;
+    let model = Model::from_parts(
+        converted.spec,
+        converted.weights,
+        &LoadOptions {
+            device,
+            warmup_runs: 3,
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let name = model.spec().inputs[0].name.clone();
     let data = input(shape);
     let mut failed = None;
     let stats = time(iterations, || {
-        let tensor = HostTensor { shape: shape.to_vec(), data: data.clone() };
+        let tensor = HostTensor {
+            shape: shape.to_vec(),
+            data: data.clone(),
+        };
         if let Err(e) = model.run(vec![(name.clone(), tensor)]) {
             failed = Some(e.to_string());
         }
@@ -72,7 +87,10 @@ fn ours(onnx: &Path, shape: &[usize], device: DeviceChoice, iterations: usize) -
 fn tract(onnx: &Path, shape: &[usize], iterations: usize) -> TractResult<Stats> {
     // The files declare a symbolic `batch` on every value: tract plans the symbolic model and
     // resolves the batch from each input, which is how it serves dynamic batches.
-    let plan = tract_onnx::onnx().model_for_path(onnx)?.into_optimized()?.into_runnable()?;
+    let plan = tract_onnx::onnx()
+        .model_for_path(onnx)?
+        .into_optimized()?
+        .into_runnable()?;
     let tensor = Tensor::from_shape(shape, &input(shape))?;
     let mut failed = None;
     let stats = time(iterations, || {
@@ -83,7 +101,13 @@ fn tract(onnx: &Path, shape: &[usize], iterations: usize) -> TractResult<Stats> 
     failed.map_or(Ok(stats), Err)
 }
 
-fn onnx_runtime(onnx: &Path, input_name: &str, shape: &[usize], iterations: usize, threads: usize) -> Result<Stats, String> {
+fn onnx_runtime(
+    onnx: &Path,
+    input_name: &str,
+    shape: &[usize],
+    iterations: usize,
+    threads: usize,
+) -> Result<Stats, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ort_bench.py");
     let shape_arg: Vec<String> = shape.iter().map(ToString::to_string).collect();
     let output = Command::new("python3")
@@ -96,11 +120,19 @@ fn onnx_runtime(onnx: &Path, input_name: &str, shape: &[usize], iterations: usiz
         .output()
         .map_err(|e| format!("python3: {e}"))?;
     if !output.status.success() {
-        return Err(String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("failed").to_string());
+        return Err(String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .last()
+            .unwrap_or("failed")
+            .to_string());
     }
     let v: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
     let get = |k: &str| v[k].as_f64().ok_or_else(|| format!("ort_bench.py: no {k}"));
-    Ok(Stats { p50: get("p50_us")?, p99: get("p99_us")?, mean: get("mean_us")? })
+    Ok(Stats {
+        p50: get("p50_us")?,
+        p99: get("p99_us")?,
+        mean: get("mean_us")?,
+    })
 }
 
 fn cell(s: &Result<Stats, String>) -> String {
@@ -125,20 +157,35 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000usize);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/onnx/models");
-    println!("inference benchmark: {iterations} iterations per cell, {threads} CPU threads, latency in µs (p50 p99)");
+    println!(
+        "inference benchmark: {iterations} iterations per cell, {threads} CPU threads, latency in µs (p50 p99)"
+    );
     println!("ratios are p50(ours, CPU) / p50(peer): below 1.00x means we are faster\n");
     println!(
         "{:<6} {:>5} | {:>19} | {:>19} | {:>19} | {:>8} {:>8} | {:>19}",
-        "model", "batch", "ours cpu", "onnxruntime", "tract", "vs ort", "vs tract", "ours gpu (info)"
+        "model",
+        "batch",
+        "ours cpu",
+        "onnxruntime",
+        "tract",
+        "vs ort",
+        "vs tract",
+        "ours gpu (info)"
     );
     for (model, input_name, features) in [("mlp", "x", vec![16]), ("cnn", "x", vec![1, 28, 28])] {
         let onnx = fixtures.join(format!("{model}.onnx"));
         for batch in [1usize, 64] {
             let mut shape = vec![batch];
             shape.extend(&features);
-            let n = if batch == 1 { iterations } else { (iterations / 8).max(50) };
+            let n = if batch == 1 {
+                iterations
+            } else {
+                (iterations / 8).max(50)
+            };
             let cpu = ours(&onnx, &shape, DeviceChoice::Cpu, n);
             let ort = onnx_runtime(&onnx, input_name, &shape, n, threads);
             let tr = tract(&onnx, &shape, n).map_err(|e| format!("{e:?}"));
@@ -159,10 +206,20 @@ fn main() {
                 };
                 println!(
                     "{:<6} {:>5}   throughput (samples/s): ours cpu {}, onnxruntime {}, tract {}, ours gpu {}",
-                    "", "", throughput(&cpu), throughput(&ort), throughput(&tr), throughput(&gpu)
+                    "",
+                    "",
+                    throughput(&cpu),
+                    throughput(&ort),
+                    throughput(&tr),
+                    throughput(&gpu)
                 );
             }
-            for (engine, result) in [("ours cpu", &cpu), ("onnxruntime", &ort), ("tract", &tr), ("ours gpu", &gpu)] {
+            for (engine, result) in [
+                ("ours cpu", &cpu),
+                ("onnxruntime", &ort),
+                ("tract", &tr),
+                ("ours gpu", &gpu),
+            ] {
                 if let Err(e) = result {
                     println!("       note: {engine} unavailable for {model} batch {batch}: {e}");
                 }
