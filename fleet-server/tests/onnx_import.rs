@@ -286,3 +286,21 @@ fn batch_dimension_is_free_and_results_are_per_row() {
         }
     }
 }
+
+#[test]
+fn batch_norm_after_conv_is_folded_into_the_conv_and_still_matches() {
+    let path = fixtures().join("models/cnn.onnx");
+    let converted = onnx::convert(&path, "cnn", 1).expect("import");
+    let ops: Vec<&str> = converted.spec.nodes.iter().map(|n| n.op.name()).collect();
+    assert!(!ops.contains(&"BatchNormalization"), "{ops:?}");
+    assert_eq!(ops.iter().filter(|o| **o == "Conv").count(), 2, "{ops:?}");
+    assert!(
+        converted.weights.keys().all(|k| !k.starts_with("bn")),
+        "the folded statistics are dropped: {:?}",
+        converted.weights.keys().collect::<Vec<_>>()
+    );
+    verify(&path, DeviceChoice::Cpu).expect("folded model matches ONNX Runtime");
+    // A BatchNormalization on a graph input has no Conv to fold into and still runs.
+    let bn = onnx::convert(&fixtures().join("ops/batch_norm.onnx"), "bn", 1).expect("import");
+    assert_eq!(bn.spec.nodes[0].op.name(), "BatchNormalization");
+}

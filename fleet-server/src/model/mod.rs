@@ -4,6 +4,7 @@
 //! the reference cases are stored beside the model so devices can repeat the check.
 
 pub mod onnx;
+pub mod optimize;
 
 use std::path::{Path, PathBuf};
 
