@@ -32,11 +32,11 @@ pub fn optimize(nodes: &mut Vec<NodeSpec>, weights: &mut Weights, outputs: &[Ten
 fn fold_batch_norms(nodes: &mut Vec<NodeSpec>, weights: &mut Weights, outputs: &[TensorSpec]) {
     let mut i = 0;
     while i < nodes.len() {
-        if let Some(conv) = foldable_conv(nodes, i, weights, outputs) {
-            if fold_one(nodes, conv, i, weights) {
-                nodes.remove(i);
-                continue;
-            }
+        if let Some(conv) = foldable_conv(nodes, i, weights, outputs)
+            && fold_one(nodes, conv, i, weights)
+        {
+            nodes.remove(i);
+            continue;
         }
         i += 1;
     }
