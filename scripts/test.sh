@@ -21,6 +21,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# Build artefacts live outside the clone so repeated runs (and CI) reuse them.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/edge-gateway-target}"
 cargo test --workspace --locked "$@"
