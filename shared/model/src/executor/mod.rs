@@ -371,7 +371,8 @@ fn run_plan(
     inputs: Vec<(String, HostTensor)>,
 ) -> Result<Vec<(String, HostTensor)>> {
     let bound = bind_inputs(plan, inputs)?;
-    let mut values: Vec<Option<DynTensor>> = runtime.constants.clone();
+    // Weights stay in `runtime.constants` (shared, never moved); `values` holds this run's.
+    let mut values: Vec<Option<DynTensor>> = vec![None; plan.slots];
     for (slot, host) in bound {
         values[slot] = Some(DynTensor::from_host(host, &runtime.device)?);
     }
@@ -379,7 +380,9 @@ fn run_plan(
         let node = &spec.nodes[step.node];
         let mut args = Vec::with_capacity(step.inputs.len());
         for (&slot, &take) in step.inputs.iter().zip(&step.take) {
-            let value = if take {
+            let value = if let Some(constant) = &runtime.constants[slot] {
+                Some(constant.clone())
+            } else if take {
                 values[slot].take()
             } else {
                 values[slot].clone()
@@ -405,6 +408,7 @@ fn run_plan(
         .map(|(name, slot)| {
             let value = values[*slot]
                 .clone()
+                .or_else(|| runtime.constants[*slot].clone())
                 .ok_or_else(|| ModelError::graph(format!("output '{name}' was not produced")))?;
             Ok((name.clone(), value.into_host()?))
         })
