@@ -21,4 +21,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# The end-to-end tests (tests/) start the real edged and fleet binaries: build them first.
+cargo build --workspace --locked --bins
 cargo test --workspace --locked "$@"

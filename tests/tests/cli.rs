@@ -209,3 +209,42 @@ fn the_shipped_example_model_answers_the_shipped_example_request() {
         "two rows of probabilities sum to 2, got {sum}"
     );
 }
+
+#[test]
+fn without_any_gpu_auto_falls_back_to_the_cpu_and_gpu_is_a_clear_error() {
+    // Hide every Vulkan and EGL driver from this process: no adapter at all.
+    let hide = |cmd: &mut std::process::Command| {
+        cmd.env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+            .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+            .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json")
+            .env("__EGL_VENDOR_LIBRARY_DIRS", "/nonexistent")
+            .env("EDGED_LOG", "info");
+    };
+    let root = repo_root();
+    let args = |device: &str| {
+        let mut cmd = binary("edged");
+        cmd.args(["predict", "--device", device, "--model"])
+            .arg(root.join("examples/models/mlp"))
+            .arg("--input")
+            .arg(root.join("examples/requests/mlp.json"));
+        hide(&mut cmd);
+        cmd
+    };
+    let (status, stdout, stderr) = run(&mut args("auto"));
+    assert!(status.status.success(), "{stderr}");
+    assert!(stderr.contains("backend=cpu"), "{stderr}");
+    assert!(
+        stderr.contains("gpu_unavailable"),
+        "the reason is logged: {stderr}"
+    );
+    assert!(stdout.contains("\"probabilities\""), "{stdout}");
+
+    let (status, stdout, stderr) = run(&mut args("gpu"));
+    assert_eq!(status.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("error: device 'gpu' is unusable"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("is unusable").count(), 1, "{stderr}");
+    assert!(stdout.is_empty());
+}

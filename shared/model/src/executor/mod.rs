@@ -120,19 +120,16 @@ impl Model {
             Ok((runtime, latency))
         };
         let gpu = match options.device {
-            DeviceChoice::Cpu => Err("not requested (--device cpu)".to_string()),
+            DeviceChoice::Cpu => Err(ModelError::Device {
+                device: "gpu".into(),
+                reason: "not requested (--device cpu)".into(),
+            }),
             DeviceChoice::Gpu | DeviceChoice::Auto => device::gpu_device()
                 .and_then(|d| upload(d, BackendKind::Gpu))
-                .and_then(warm)
-                .map_err(|e| e.to_string()),
+                .and_then(warm),
         };
         let (runtime, report) = match (options.device, gpu) {
-            (DeviceChoice::Gpu, Err(reason)) => {
-                return Err(ModelError::Device {
-                    device: "gpu".into(),
-                    reason,
-                });
-            }
+            (DeviceChoice::Gpu, Err(e)) => return Err(e),
             (DeviceChoice::Gpu, Ok((runtime, latency))) => {
                 let report = LoadReport {
                     backend: BackendKind::Gpu,
@@ -169,7 +166,7 @@ impl Model {
                             backend: BackendKind::Cpu,
                             cpu_latency: Some(cpu_latency),
                             gpu_latency: None,
-                            gpu_unavailable: Some(reason),
+                            gpu_unavailable: Some(reason.to_string()),
                         },
                     ),
                 }
