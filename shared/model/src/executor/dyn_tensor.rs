@@ -87,6 +87,24 @@ fn reshape_from<const D: usize>(t: Tensor<D>, dims: &[usize]) -> Result<DynTenso
     })
 }
 
+/// `Tensor<A>` as `Tensor<B>` without a device op when `A == B` (callers check the rank);
+/// otherwise a reshape, so the result is right either way.
+fn same_rank<const A: usize, const B: usize>(t: Tensor<A>) -> Tensor<B> {
+    let mut slot = Some(t);
+    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Tensor<B>>>()
+        && let Some(t) = same.take()
+    {
+        return t;
+    }
+    match slot {
+        Some(t) => {
+            let dims = t.dims();
+            t.reshape(arr::<B>(&dims))
+        }
+        None => Tensor::empty([0; B], &Device::flex()),
+    }
+}
+
 impl DynTensor {
     /// Uploads a host tensor to `device`.
     pub fn from_host(host: HostTensor, device: &Device) -> Result<Self> {
@@ -154,7 +172,8 @@ impl DynTensor {
         with_tensor!(self, t => reshape_from(t, dims))
     }
 
-    /// Views this tensor as `Tensor<D>` (its rank must be `D`).
+    /// Views this tensor as `Tensor<D>` (its rank must be `D`). Free when the rank already
+    /// matches (no reshape is issued: this is on every op's path).
     pub fn into_rank<const D: usize>(self) -> Result<Tensor<D>> {
         let dims = self.dims();
         if dims.len() != D {
@@ -162,7 +181,7 @@ impl DynTensor {
                 "expected a rank-{D} tensor, got shape {dims:?}"
             )));
         }
-        Ok(with_tensor!(self, t => t.reshape(arr::<D>(&dims))))
+        Ok(with_tensor!(self, t => same_rank(t)))
     }
 
     /// Prepends size-1 dimensions up to `rank` (numpy broadcasting alignment).
