@@ -113,7 +113,6 @@ pub fn run(cli: Cli) -> ExitCode {
 /// Prints the worst difference per output over all cases.
 fn print_diffs(diffs: &[edge_model::checks::OutputDiff]) {
     let mut outputs: Vec<&str> = diffs.iter().map(|d| d.output.as_str()).collect();
-    outputs.dedup();
     outputs.sort_unstable();
     outputs.dedup();
     for output in outputs {

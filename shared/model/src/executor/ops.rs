@@ -280,11 +280,7 @@ fn expand(t: DynTensor, dims: &[usize]) -> OpResult {
     if t.dims() == dims {
         return Ok(t);
     }
-    Ok(map_tensor!(t, x => x.expand(arr_shape(dims))))
-}
-
-fn arr_shape<const N: usize>(dims: &[usize]) -> [usize; N] {
-    arr::<N>(dims)
+    Ok(map_tensor!(t, x => x.expand(arr(dims))))
 }
 
 fn matmul(a: DynTensor, b: DynTensor) -> OpResult {
