@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use edge_model::{DeviceChoice, LoadOptions};
 
+use crate::config::Config;
+
 /// Exit code for usage and configuration errors.
 pub const EXIT_USAGE: u8 = 64;
 /// Exit code for a bad request (input file).
@@ -26,6 +28,27 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: serve the configured models over HTTP and MQTT until SIGTERM.
+    Run {
+        /// The TOML configuration file (see examples/edged.toml).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a summary of a running daemon: models, latency, quality, buffer, memory.
+    Status {
+        /// The running daemon's config file (its HTTP address is read from it).
+        #[arg(long, conflicts_with = "addr")]
+        config: Option<PathBuf>,
+        /// The daemon's HTTP address, host:port.
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+        /// Print the raw JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run one Open Inference Protocol v2 request against a model directory and print the
     /// response JSON.
     Predict {
@@ -44,8 +67,41 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration file (with the EDGED_ environment overrides) and report every
+    /// problem at once.
+    Check {
+        /// The TOML configuration file.
+        file: PathBuf,
+    },
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Run { config } => run_daemon(&config),
+        Command::Config(ConfigCommand::Check { file }) => match Config::load(&file) {
+            Ok(config) => {
+                println!(
+                    "{}: ok ({} model{}: {})",
+                    file.display(),
+                    config.models.len(),
+                    if config.models.len() == 1 { "" } else { "s" },
+                    config
+                        .models
+                        .iter()
+                        .map(|m| m.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
+        Command::Status { config, addr, json } => status(config, addr, json),
         Command::Predict {
             model,
             input,
@@ -108,4 +164,90 @@ fn check_model(dir: &std::path::Path, options: &LoadOptions) -> Result<(), ExitC
         }
     }
     Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("edged")
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        })
+}
+
+fn run_daemon(path: &std::path::Path) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        crate::daemon::cancel_on_signals(shutdown.clone());
+        crate::daemon::run(config, shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn status(config: Option<PathBuf>, addr: Option<std::net::SocketAddr>, json: bool) -> ExitCode {
+    let addr = match (config, addr) {
+        (_, Some(addr)) => addr,
+        (Some(path), None) => match Config::load(&path) {
+            Ok(c) if c.http.listen.port() != 0 => c.http.listen,
+            Ok(c) => {
+                let file = c.http_addr_file();
+                match std::fs::read_to_string(&file).map(|s| s.trim().parse()) {
+                    Ok(Ok(addr)) => addr,
+                    _ => {
+                        eprintln!(
+                            "error: http.listen uses port 0 and {} does not hold the bound address; is edged running?",
+                            file.display()
+                        );
+                        return ExitCode::from(EXIT_FAILURE);
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        (None, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match runtime.block_on(crate::status::fetch(
+        addr,
+        std::time::Duration::from_secs(5),
+    )) {
+        Ok(value) => {
+            if json {
+                println!("{value:#}");
+            } else {
+                print!("{}", crate::status::render(&value));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
 }

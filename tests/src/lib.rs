@@ -1,5 +1,8 @@
 //! Helpers for end-to-end tests that start the real `edged` and `fleet` binaries.
 
+pub mod daemon;
+pub mod mosquitto;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,413 @@
+//! `edged` configuration: one TOML file plus `EDGED_...` environment overrides, read with the
+//! `config` crate, then checked key by key so that every problem is reported at once.
+//!
+//! Environment overrides use `__` between levels: `EDGED_HTTP__LISTEN=0.0.0.0:8080`,
+//! `EDGED_MODELS__MLP__DEVICE=cpu`. `EDGED_LOG` is the log filter, not a setting.
+//! `examples/edged.toml` is the annotated reference; a minimal file needs only `state_dir`
+//! and one `[models.NAME]` table.
+
+mod fields;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use edge_model::DeviceChoice;
+use serde_json::{Map, Value};
+
+pub use fields::{ConfigIssue, Fields};
+
+/// The whole daemon configuration, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where models, the prediction buffer and runtime files live.
+    pub state_dir: PathBuf,
+    pub http: HttpConfig,
+    /// The box's local broker; `None` when `mqtt.broker` is not set.
+    pub mqtt: Option<MqttConfig>,
+    pub limits: Limits,
+    pub store: StoreConfig,
+    pub metrics: MetricsConfig,
+    /// How long SIGTERM waits for in-flight requests before flushing and exiting.
+    pub shutdown_grace: Duration,
+    pub models: Vec<ModelConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    pub host: String,
+    pub port: u16,
+    pub client_id: String,
+    /// Topics are `{topic_prefix}/models/{name}/{in,out,label,error}`.
+    pub topic_prefix: String,
+    pub keep_alive: Duration,
+    /// Longest wait between reconnection attempts.
+    pub reconnect_max: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body or MQTT payload accepted.
+    pub max_request_bytes: usize,
+    /// Requests being served at once; more get "overloaded" instead of queueing without bound.
+    pub max_in_flight: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Acknowledge a prediction or label only after the group commit that makes it durable.
+    pub durable_ack: bool,
+    /// Logical size of buffered records above which the oldest records are evicted.
+    pub quota_bytes: u64,
+    /// Fraction of predictions whose inputs are stored too (0 = none, 1 = all).
+    pub sample_inputs: f64,
+    /// How often sled writes its buffers in the background when acknowledgements do not wait.
+    pub background_flush: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// Window for request rate, latency quantiles and error rate.
+    pub window: Duration,
+    /// Window (by label arrival time) for accuracy, precision, recall, F1 and ROC AUC.
+    pub quality_window: Duration,
+    /// Most labelled rows kept per model version for the quality metrics.
+    pub max_quality_samples: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    pub name: String,
+    pub device: DeviceChoice,
+    /// The output holding class scores, for quality metrics; the first output when unset.
+    pub class_output: Option<String>,
+    /// For a model with one score per row: the score at or above which the row is class 1.
+    pub binary_threshold: f64,
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{}", Invalid::display(.path, .issues))]
+    Invalid {
+        path: PathBuf,
+        issues: Vec<ConfigIssue>,
+    },
+}
+
+struct Invalid;
+impl Invalid {
+    fn display(path: &Path, issues: &[ConfigIssue]) -> String {
+        let mut out = format!(
+            "config {} has {} problem{}:",
+            path.display(),
+            issues.len(),
+            if issues.len() == 1 { "" } else { "s" }
+        );
+        for issue in issues {
+            out.push_str(&format!("\n  {}: {}", issue.key, issue.message));
+        }
+        out
+    }
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+const DAY: Duration = Duration::from_secs(86_400);
+
+impl Config {
+    /// Reads `path` and the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(path, env)
+    }
+
+    /// Reads `path` with the given environment (tests pass their own).
+    pub fn load_with_env(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let overrides: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("EDGED_") && k != "EDGED_LOG")
+            .collect();
+        let read_error = |reason: String| ConfigError::Read {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !path.is_file() {
+            return Err(read_error("no such file".into()));
+        }
+        let tree: Value = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("EDGED")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(overrides)),
+            )
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| read_error(e.to_string()))?;
+        let empty = Map::new();
+        let root = tree.as_object().unwrap_or(&empty);
+        let mut issues = Vec::new();
+        let config = Self::check(root, &mut issues);
+        match config {
+            Some(config) if issues.is_empty() => Ok(config),
+            _ => Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                issues,
+            }),
+        }
+    }
+
+    fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Self> {
+        let empty = Map::new();
+        let mut f = Fields::new("", root);
+        let state_dir = f.string("state_dir", issues).map(PathBuf::from);
+        if state_dir.is_none() && !root.contains_key("state_dir") {
+            issues.push(ConfigIssue {
+                key: "state_dir".into(),
+                message: "required: the directory for models and the prediction buffer".into(),
+            });
+        }
+        let http = f.table("http", issues).unwrap_or(&empty);
+        let mqtt = f.table("mqtt", issues).unwrap_or(&empty);
+        let limits = f.table("limits", issues).unwrap_or(&empty);
+        let store = f.table("store", issues).unwrap_or(&empty);
+        let metrics = f.table("metrics", issues).unwrap_or(&empty);
+        let shutdown = f.table("shutdown", issues).unwrap_or(&empty);
+        let models = f.table("models", issues);
+        f.finish(issues);
+
+        let http = {
+            let mut f = Fields::new("http", http);
+            let listen = f.socket_addr("listen", SocketAddr::from(([127, 0, 0, 1], 8080)), issues);
+            f.finish(issues);
+            HttpConfig { listen }
+        };
+        let mqtt = check_mqtt(mqtt, issues);
+        let limits = {
+            let mut f = Fields::new("limits", limits);
+            let max_request_bytes =
+                f.bytes("max_request_bytes", 1 << 20, (64, 256 << 20), issues) as usize;
+            let max_in_flight = f.integer("max_in_flight", 4096, (1, 1 << 20), issues) as usize;
+            f.finish(issues);
+            Limits {
+                max_request_bytes,
+                max_in_flight,
+            }
+        };
+        let store = {
+            let mut f = Fields::new("store", store);
+            let durable_ack = f.bool("durable_ack", true, issues);
+            let quota_bytes = f.bytes("quota", 256 << 20, (64 << 10, 1 << 44), issues);
+            let sample_inputs = f.number("sample_inputs", 0.0, (0.0, 1.0), issues);
+            let background_flush = f.duration(
+                "background_flush",
+                Duration::from_millis(500),
+                (Duration::from_millis(1), 60 * SECOND),
+                issues,
+            );
+            f.finish(issues);
+            StoreConfig {
+                durable_ack,
+                quota_bytes,
+                sample_inputs,
+                background_flush,
+            }
+        };
+        let metrics = {
+            let mut f = Fields::new("metrics", metrics);
+            let window = f.duration("window", 300 * SECOND, (10 * SECOND, DAY), issues);
+            let quality_window = f.duration("quality_window", DAY, (60 * SECOND, 30 * DAY), issues);
+            let max_quality_samples =
+                f.integer("max_quality_samples", 100_000, (10, 10_000_000), issues) as usize;
+            f.finish(issues);
+            MetricsConfig {
+                window,
+                quality_window,
+                max_quality_samples,
+            }
+        };
+        let shutdown_grace = {
+            let mut f = Fields::new("shutdown", shutdown);
+            let grace = f.duration("grace", 10 * SECOND, (Duration::ZERO, 600 * SECOND), issues);
+            f.finish(issues);
+            grace
+        };
+        let models = check_models(models, issues);
+        Some(Self {
+            state_dir: state_dir?,
+            http,
+            mqtt,
+            limits,
+            store,
+            metrics,
+            shutdown_grace,
+            models,
+        })
+    }
+
+    /// The directory holding the versions of model `name`.
+    pub fn model_dir(&self, name: &str) -> PathBuf {
+        self.state_dir.join("models").join(name)
+    }
+
+    /// The sled database directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.state_dir.join("buffer")
+    }
+
+    /// Where a running daemon writes the address its HTTP API is bound to.
+    pub fn http_addr_file(&self) -> PathBuf {
+        self.state_dir.join("http.addr")
+    }
+}
+
+fn check_mqtt(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<MqttConfig> {
+    let mut f = Fields::new("mqtt", table);
+    let broker = f.string("broker", issues);
+    let client_id = f
+        .string("client_id", issues)
+        .unwrap_or_else(|| "edged".into());
+    let topic_prefix = f
+        .string("topic_prefix", issues)
+        .unwrap_or_else(|| "edged".into());
+    let keep_alive = f.duration(
+        "keep_alive",
+        30 * SECOND,
+        (5 * SECOND, 3600 * SECOND),
+        issues,
+    );
+    let reconnect_max = f.duration(
+        "reconnect_max",
+        5 * SECOND,
+        (Duration::from_millis(10), 600 * SECOND),
+        issues,
+    );
+    if topic_prefix.is_empty() || topic_prefix.contains(['+', '#']) || topic_prefix.ends_with('/') {
+        issues.push(ConfigIssue {
+            key: f.key("topic_prefix"),
+            message: "must be a non-empty topic without wildcards or a trailing '/'".into(),
+        });
+    }
+    if client_id.is_empty() || client_id.len() > 64 {
+        issues.push(ConfigIssue {
+            key: f.key("client_id"),
+            message: "must be 1 to 64 characters".into(),
+        });
+    }
+    let key = f.key("broker");
+    f.finish(issues);
+    let broker = broker?;
+    let parsed = broker
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+        .filter(|(host, port)| !host.is_empty() && *port != 0);
+    match parsed {
+        Some((host, port)) => Some(MqttConfig {
+            host: host.trim_matches(['[', ']']).to_string(),
+            port,
+            client_id,
+            topic_prefix,
+            keep_alive,
+            reconnect_max,
+        }),
+        None => {
+            issues.push(ConfigIssue {
+                key,
+                message: format!("'{broker}' is not host:port, for example 127.0.0.1:1883"),
+            });
+            None
+        }
+    }
+}
+
+fn check_models(
+    models: Option<&Map<String, Value>>,
+    issues: &mut Vec<ConfigIssue>,
+) -> Vec<ModelConfig> {
+    let Some(models) = models.filter(|m| !m.is_empty()) else {
+        issues.push(ConfigIssue {
+            key: "models".into(),
+            message: "at least one model is required, for example [models.mlp]".into(),
+        });
+        return Vec::new();
+    };
+    let mut out = BTreeMap::new();
+    for (name, table) in models {
+        let key = format!("models.{name}");
+        if !valid_model_name(name) {
+            issues.push(ConfigIssue {
+                key: key.clone(),
+                message: "a model name is 1 to 64 of a-z, 0-9, '_' and '-', starting with a \
+                          letter or digit (it is used in URLs and MQTT topics)"
+                    .into(),
+            });
+        }
+        let Some(table) = table.as_object() else {
+            issues.push(ConfigIssue {
+                key,
+                message: "expected a table, for example [models.mlp]".into(),
+            });
+            continue;
+        };
+        let mut f = Fields::new(&key, table);
+        let device = match f.string("device", issues) {
+            None => DeviceChoice::Auto,
+            Some(s) => s.parse().unwrap_or_else(|_| {
+                issues.push(ConfigIssue {
+                    key: f.key("device"),
+                    message: format!("'{s}' is not one of auto, gpu, cpu"),
+                });
+                DeviceChoice::Auto
+            }),
+        };
+        let class_output = f.string("class_output", issues);
+        let binary_threshold = f.number("binary_threshold", 0.5, (f64::MIN, f64::MAX), issues);
+        f.finish(issues);
+        out.insert(
+            name.clone(),
+            ModelConfig {
+                name: name.clone(),
+                device,
+                class_output,
+                binary_threshold,
+            },
+        );
+    }
+    out.into_values().collect()
+}
+
+/// Model names appear in URLs, MQTT topics and paths: a small alphabet keeps all three safe.
+pub fn valid_model_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests;

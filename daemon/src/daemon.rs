@@ -1,0 +1,204 @@
+//! `edged run`: start everything in order, serve until told to stop, stop in order.
+//!
+//! Start: open the buffer, load and warm every model, rebuild the quality windows from the
+//! buffer, bind HTTP, connect MQTT, then tell systemd READY=1 and print one `edged ready`
+//! line on stdout (what tests and scripts wait for). Stop (SIGTERM/SIGINT, or the caller's
+//! token): mark not ready, stop accepting, let requests in flight finish for at most
+//! `shutdown.grace`, then stop the group commit (which flushes once more) and flush sled.
+//! Every task is owned by one TaskTracker, so `run` returns only when all have ended.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::registry::{Registry, RegistryError};
+use crate::service::Service;
+use crate::store::{Store, StoreError, now_ms};
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot create the state directory {path}: {source}")]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Model(#[from] RegistryError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("startup task failed: {0}")]
+    Join(String),
+}
+
+/// Runs the daemon until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::StateDir {
+        path: config.state_dir.clone(),
+        source,
+    })?;
+    let store_dir = config.store_dir();
+    let store_config = config.store.clone();
+    let store = blocking(move || Store::open(&store_dir, &store_config)).await??;
+    let metrics = Arc::new(Metrics::new(config.metrics.clone()));
+    let load_config = config.clone();
+    let load_metrics = metrics.clone();
+    let registry = blocking(move || Registry::load_all(&load_config, load_metrics)).await??;
+    let service = Arc::new(Service::new(&config, registry, store, metrics));
+    let since = now_ms().saturating_sub(config.metrics.quality_window.as_millis() as u64);
+    let restored = service.restore_quality(since)?;
+    tracing::info!(labels = restored, "quality windows rebuilt from the buffer");
+
+    let tracker = TaskTracker::new();
+    let serving = CancellationToken::new();
+    let commit_stop = CancellationToken::new();
+    tracker.spawn(service.store.group_commit().run(commit_stop.clone()));
+
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: config.http.listen,
+            source,
+        })?;
+    let http_addr = listener
+        .local_addr()
+        .map_err(|source| DaemonError::Listen {
+            addr: config.http.listen,
+            source,
+        })?;
+    write_addr_file(&config, http_addr);
+    let http = tracker.spawn(crate::http::serve(
+        listener,
+        service.clone(),
+        serving.clone(),
+    ));
+    let mqtt = config.mqtt.clone().map(|mqtt| {
+        tracker.spawn(crate::mqtt::run(
+            mqtt,
+            service.clone(),
+            serving.clone(),
+            config.shutdown_grace,
+        ))
+    });
+    tracker.spawn(reload_on_sighup(service.clone(), serving.clone()));
+    if let Some(interval) = crate::systemd::watchdog_interval() {
+        tracker.spawn(crate::systemd::watchdog(
+            interval,
+            service.clone(),
+            serving.clone(),
+        ));
+    }
+
+    service.set_ready(true);
+    let models: Vec<String> = service
+        .registry
+        .names()
+        .filter_map(|n| service.registry.get(n))
+        .map(|m| format!("{}@{}/{}", m.name, m.version, m.device()))
+        .collect();
+    let summary = format!("serving {} on http://{http_addr}", models.join(", "));
+    crate::systemd::notify_ready(&summary);
+    tracing::info!("{summary}");
+    println!(
+        "edged ready http={http_addr} mqtt={} models={}",
+        config
+            .mqtt
+            .as_ref()
+            .map_or("off".to_string(), |m| format!("{}:{}", m.host, m.port)),
+        models.join(",")
+    );
+
+    shutdown.cancelled().await;
+    tracing::info!(grace = ?config.shutdown_grace, "shutting down: draining requests");
+    crate::systemd::notify_stopping();
+    service.set_ready(false);
+    serving.cancel();
+    let drained = tokio::time::timeout(config.shutdown_grace + Duration::from_millis(500), async {
+        let _ = http.await;
+        if let Some(mqtt) = mqtt {
+            let _ = mqtt.await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("requests still in flight after the grace period; closing anyway");
+    }
+    commit_stop.cancel();
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    service.store.flush()?;
+    let _ = std::fs::remove_file(config.http_addr_file());
+    tracing::info!("buffer flushed; stopped");
+    Ok(())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DaemonError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DaemonError::Join(e.to_string()))
+}
+
+fn write_addr_file(config: &Config, addr: SocketAddr) {
+    let path = config.http_addr_file();
+    let tmp = path.with_extension("addr.tmp");
+    let result = std::fs::write(&tmp, addr.to_string()).and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = result {
+        tracing::warn!(path = %path.display(), error = %e, "cannot write the HTTP address file");
+    }
+}
+
+/// SIGHUP reloads every model from the state directory (after `current` was changed).
+async fn reload_on_sighup(service: Arc<Service>, stop: CancellationToken) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload models over HTTP instead");
+        return;
+    };
+    loop {
+        tokio::select! {
+            Some(()) = hup.recv() => {}
+            () = stop.cancelled() => return,
+        }
+        let worker = service.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let names: Vec<String> = worker.registry.names().map(str::to_string).collect();
+            for name in names {
+                if let Err(e) = worker.registry.reload(&name) {
+                    tracing::error!(error = %e, "reload failed; the serving version stays");
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Cancels `token` on SIGTERM or SIGINT.
+pub fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM"),
+            _ = int.recv() => tracing::info!("SIGINT"),
+        }
+        token.cancel();
+    });
+}

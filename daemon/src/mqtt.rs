@@ -1,0 +1,249 @@
+//! The local MQTT API, usable with mosquitto_pub and mosquitto_sub alone:
+//!
+//! - `PREFIX/models/NAME/in`: an Open Inference Protocol request (the HTTP infer body);
+//!   the answer goes to `PREFIX/models/NAME/out`, the same JSON as the HTTP response.
+//! - `PREFIX/models/NAME/label`: a label (the HTTP labels body); nothing is published when
+//!   it is accepted.
+//! - `PREFIX/models/NAME/error`: `{"error", "code", "request_id"?, "topic"}` for every
+//!   refused message.
+//!
+//! Nothing accepted is lost: the session is persistent (clean_session = false) and inputs are
+//! subscribed at QoS 1 with manual acknowledgement, so the broker's PUBACK is sent only after
+//! the prediction or label is stored (durably, with `store.durable_ack`). A message that was
+//! not acknowledged when the daemon died is redelivered when it reconnects; give requests an
+//! `id` and the redelivery returns the stored prediction instead of making a second one.
+//! Acknowledgements go out in the order the messages arrived, as MQTT requires, while up to
+//! `PIPELINE` messages are processed at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::MqttConfig;
+use crate::service::{ApiError, Service};
+
+/// Messages processed at once.
+const PIPELINE: usize = 256;
+
+/// What to publish after a message was handled, and the message to acknowledge.
+struct Handled {
+    publish: Publish,
+    reply: Option<(String, Vec<u8>)>,
+}
+
+/// Runs the MQTT front end until `shutdown` is cancelled, then finishes the messages in
+/// flight (within `grace`) and disconnects.
+pub async fn run(
+    config: MqttConfig,
+    service: Arc<Service>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    let mut options = MqttOptions::new(&config.client_id, &config.host, config.port);
+    options
+        .set_keep_alive(config.keep_alive)
+        .set_clean_session(false)
+        .set_manual_acks(true)
+        .set_inflight(1000);
+    let limit = service.max_request_bytes();
+    // Read messages a little over the limit so they can be refused on the error topic; the
+    // broker's own limit (Mosquitto's message_size_limit) should match limits.max_request_bytes.
+    options.set_max_packet_size((limit * 4).max(1 << 20), (limit * 4).max(1 << 20));
+    let (client, eventloop) = AsyncClient::new(options, 1024);
+    let (tx, rx) = mpsc::channel::<Publish>(4096);
+    let poller = tokio::spawn(poll(
+        eventloop,
+        client.clone(),
+        config.clone(),
+        tx,
+        shutdown.clone(),
+    ));
+    process(
+        rx,
+        client.clone(),
+        service,
+        config.topic_prefix.clone(),
+        shutdown.clone(),
+        grace,
+    )
+    .await;
+    // Stop the poller once everything that was handled has been acknowledged.
+    let _ = client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), poller).await;
+}
+
+/// Drives the connection: reconnects with backoff, subscribes on every connection, and hands
+/// incoming messages to the processor.
+async fn poll(
+    mut eventloop: EventLoop,
+    client: AsyncClient,
+    config: MqttConfig,
+    tx: mpsc::Sender<Publish>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    let mut connected = false;
+    let topics = [
+        format!("{}/models/+/in", config.topic_prefix),
+        format!("{}/models/+/label", config.topic_prefix),
+    ];
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                tracing::info!(
+                    broker = %format!("{}:{}", config.host, config.port),
+                    session_present = ack.session_present,
+                    "connected to the local broker"
+                );
+                connected = true;
+                backoff = Duration::from_millis(100);
+                for topic in &topics {
+                    if let Err(e) = client.try_subscribe(topic.clone(), QoS::AtLeastOnce) {
+                        tracing::warn!(topic, error = %e, "cannot subscribe");
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                if shutdown.is_cancelled() {
+                    // Not acknowledged: the broker redelivers it after the restart.
+                    continue;
+                }
+                if tx.send(publish).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
+            Ok(_) => {}
+            Err(e) => {
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                if connected {
+                    tracing::warn!(error = %e, "lost the local broker; reconnecting");
+                } else {
+                    tracing::debug!(error = %e, "cannot reach the local broker");
+                }
+                connected = false;
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = shutdown.cancelled() => return,
+                }
+                backoff = (backoff * 2).min(config.reconnect_max);
+            }
+        }
+    }
+}
+
+/// Handles messages concurrently, publishing replies and acknowledging in arrival order.
+async fn process(
+    mut rx: mpsc::Receiver<Publish>,
+    client: AsyncClient,
+    service: Arc<Service>,
+    prefix: String,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    let mut pending = FuturesOrdered::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some(done) = pending.next(), if !pending.is_empty() => finish(&client, done).await,
+            message = rx.recv(), if pending.len() < PIPELINE => match message {
+                Some(publish) => pending.push_back(handle(service.clone(), prefix.clone(), publish)),
+                None => break,
+            },
+            () = shutdown.cancelled() => break,
+        }
+    }
+    let drain = async {
+        while let Some(done) = pending.next().await {
+            finish(&client, done).await;
+        }
+    };
+    if tokio::time::timeout(grace, drain).await.is_err() {
+        tracing::warn!(
+            "MQTT messages still in flight at the end of the grace period; the broker will redeliver them"
+        );
+    }
+}
+
+async fn finish(client: &AsyncClient, done: Handled) {
+    if let Some((topic, payload)) = done.reply
+        && let Err(e) = client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+    {
+        tracing::warn!(error = %e, "cannot publish the reply");
+    }
+    if let Err(e) = client.ack(&done.publish).await {
+        tracing::warn!(error = %e, "cannot acknowledge a message");
+    }
+}
+
+/// Handles one message; returns what to publish.
+async fn handle(service: Arc<Service>, prefix: String, publish: Publish) -> Handled {
+    let topic = publish.topic.clone();
+    let Some((model, kind)) = parse_topic(&prefix, &topic) else {
+        return Handled {
+            publish,
+            reply: None,
+        };
+    };
+    let base = format!("{prefix}/models/{model}");
+    let payload = &publish.payload;
+    let result = match kind {
+        "in" => service
+            .predict(model, payload)
+            .await
+            .map(|r| Some((format!("{base}/out"), r.to_json()))),
+        _ => service.label(model, payload).await.map(|_| None),
+    };
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(e) => Some((format!("{base}/error"), error_payload(&e, payload, &topic))),
+    };
+    Handled { publish, reply }
+}
+
+fn error_payload(e: &ApiError, payload: &[u8], topic: &str) -> Vec<u8> {
+    let request_id = serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
+    let mut body = serde_json::json!({"error": e.message, "code": e.kind.code(), "topic": topic});
+    if let Some(id) = request_id {
+        body["request_id"] = id.into();
+    }
+    body.to_string().into_bytes()
+}
+
+/// `PREFIX/models/NAME/in` → (NAME, "in").
+fn parse_topic<'a>(prefix: &str, topic: &'a str) -> Option<(&'a str, &'a str)> {
+    let rest = topic.strip_prefix(prefix)?.strip_prefix("/models/")?;
+    let (model, kind) = rest.split_once('/')?;
+    (matches!(kind, "in" | "label") && !model.is_empty()).then_some((model, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_topic;
+
+    #[test]
+    fn topics_name_the_model_and_the_kind() {
+        assert_eq!(
+            parse_topic("edged", "edged/models/mlp/in"),
+            Some(("mlp", "in"))
+        );
+        assert_eq!(
+            parse_topic("a/b", "a/b/models/x/label"),
+            Some(("x", "label"))
+        );
+        assert_eq!(parse_topic("edged", "edged/models/mlp/out"), None);
+        assert_eq!(parse_topic("edged", "other/models/mlp/in"), None);
+        assert_eq!(parse_topic("edged", "edged/models//in"), None);
+    }
+}

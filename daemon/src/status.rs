@@ -1,0 +1,212 @@
+//! `edged status`: a readable summary of a running daemon, from its GET /v2/status.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+
+use crate::metrics::Report;
+
+/// The JSON behind GET /v2/status.
+pub fn to_json(report: &Report, ready: bool) -> Value {
+    let models: Vec<Value> = report
+        .versions
+        .iter()
+        .map(|v| {
+            let quality = v.quality.as_ref().map(|q| {
+                json!({
+                    "labelled_rows": q.samples,
+                    "accuracy": q.accuracy,
+                    "macro_precision": q.macro_avg.precision,
+                    "macro_recall": q.macro_avg.recall,
+                    "macro_f1": q.macro_avg.f1,
+                    "roc_auc": q.roc_auc,
+                    "per_class": q.per_class.iter().map(|(c, s)| json!({
+                        "class": c, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support
+                    })).collect::<Vec<_>>(),
+                })
+            });
+            json!({
+                "model": v.model,
+                "version": v.version.to_string(),
+                "active": v.active,
+                "device": v.device,
+                "predictions_total": v.predictions_total,
+                "labels_total": v.labels_total,
+                "window": {
+                    "seconds": v.window.seconds,
+                    "requests": v.window.requests,
+                    "errors": v.window.errors,
+                    "rate_per_second": v.window.rate(),
+                    "error_ratio": v.window.error_ratio(),
+                    "latency_seconds": v.window.latency.map(|[p50, p95, p99]| json!({"p50": p50, "p95": p95, "p99": p99})),
+                },
+                "quality": quality,
+            })
+        })
+        .collect();
+    let errors: Vec<Value> = report
+        .errors
+        .iter()
+        .map(|((model, kind), n)| json!({"model": model, "code": kind.code(), "count": n}))
+        .collect();
+    let s = &report.store;
+    json!({
+        "ready": ready,
+        "uptime_seconds": report.uptime.as_secs_f64(),
+        "window_seconds": report.window.as_secs_f64(),
+        "process": {
+            "resident_bytes": report.process.resident_bytes,
+            "cpu_seconds": report.process.cpu_seconds,
+        },
+        "models": models,
+        "errors": errors,
+        "buffer": {
+            "durable_ack": report.durable_ack,
+            "predictions": s.predictions,
+            "labelled": s.labelled,
+            "bytes": s.bytes,
+            "quota_bytes": s.quota_bytes,
+            "disk_bytes": s.disk_bytes,
+            "dropped": s.dropped,
+            "commits": s.flushes,
+            "committed_writes": s.flushed_tickets,
+        },
+    })
+}
+
+/// Why the status could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("cannot reach edged at {addr}: {reason}")]
+    Unreachable { addr: SocketAddr, reason: String },
+    #[error("edged at {addr} answered with something unexpected: {reason}")]
+    BadAnswer { addr: SocketAddr, reason: String },
+}
+
+/// Fetches GET /v2/status from the daemon at `addr`.
+pub async fn fetch(addr: SocketAddr, timeout: Duration) -> Result<Value, StatusError> {
+    let unreachable = |reason: String| StatusError::Unreachable { addr, reason };
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
+    let uri: hyper::Uri = format!("http://{addr}/v2/status")
+        .parse()
+        .map_err(|e: hyper::http::uri::InvalidUri| unreachable(e.to_string()))?;
+    let response = tokio::time::timeout(timeout, client.get(uri))
+        .await
+        .map_err(|_| unreachable(format!("no answer within {timeout:?}")))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let body = tokio::time::timeout(timeout, response.into_body().collect())
+        .await
+        .map_err(|_| unreachable("body timed out".into()))?
+        .map_err(|e| unreachable(e.to_string()))?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|e| StatusError::BadAnswer {
+        addr,
+        reason: e.to_string(),
+    })
+}
+
+/// Formats the status for a person.
+pub fn render(status: &Value) -> String {
+    let mut out = String::new();
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mib = |v: &Value| f(v) / (1024.0 * 1024.0);
+    out.push_str(&format!(
+        "edged: {}, up {}, RSS {:.1} MiB, CPU {:.1} s\n",
+        if status["ready"].as_bool() == Some(true) {
+            "ready"
+        } else {
+            "NOT READY"
+        },
+        humantime::format_duration(Duration::from_secs(f(&status["uptime_seconds"]) as u64)),
+        mib(&status["process"]["resident_bytes"]),
+        f(&status["process"]["cpu_seconds"]),
+    ));
+    out.push_str(&format!(
+        "\nmodels (request window {}):\n",
+        humantime::format_duration(Duration::from_secs(f(&status["window_seconds"]) as u64))
+    ));
+    out.push_str(&format!(
+        "  {:<16} {:>8} {:<4} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>7}\n",
+        "MODEL",
+        "VERSION",
+        "DEV",
+        "REQ/S",
+        "P50 ms",
+        "P95 ms",
+        "P99 ms",
+        "ERR %",
+        "ACCURACY",
+        "MACRO F1",
+        "AUC"
+    ));
+    for m in status["models"].as_array().into_iter().flatten() {
+        let w = &m["window"];
+        let lat = |q: &str| {
+            w["latency_seconds"][q]
+                .as_f64()
+                .map_or("-".to_string(), |s| format!("{:.3}", s * 1e3))
+        };
+        let q = &m["quality"];
+        let opt = |v: &Value, pct: bool| {
+            v.as_f64().map_or("-".to_string(), |x| {
+                if pct {
+                    format!("{:.1}%", x * 100.0)
+                } else {
+                    format!("{x:.3}")
+                }
+            })
+        };
+        out.push_str(&format!(
+            "{} {:<16} {:>8} {:<4} {:>9.1} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>7}\n",
+            if m["active"].as_bool() == Some(true) {
+                "*"
+            } else {
+                " "
+            },
+            m["model"].as_str().unwrap_or("?"),
+            m["version"].as_str().unwrap_or("?"),
+            m["device"].as_str().unwrap_or("?"),
+            f(&w["rate_per_second"]),
+            lat("p50"),
+            lat("p95"),
+            lat("p99"),
+            format!("{:.2}", f(&w["error_ratio"]) * 100.0),
+            opt(&q["accuracy"], true),
+            opt(&q["macro_f1"], false),
+            opt(&q["roc_auc"], false),
+        ));
+    }
+    let b = &status["buffer"];
+    out.push_str(&format!(
+        "\nbuffer: {} predictions ({} labelled), {:.1} of {:.1} MiB quota, {:.1} MiB on disk, durable ack {}\n",
+        b["predictions"], b["labelled"], mib(&b["bytes"]), mib(&b["quota_bytes"]), mib(&b["disk_bytes"]),
+        if b["durable_ack"].as_bool() == Some(true) { "on" } else { "off" },
+    ));
+    if let Some(dropped) = b["dropped"].as_object() {
+        let parts: Vec<String> = dropped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&format!("dropped: {}\n", parts.join(", ")));
+    }
+    let errors: Vec<String> = status["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let model = e["model"]
+                .as_str()
+                .filter(|m| !m.is_empty())
+                .unwrap_or("(unknown model)");
+            format!(
+                "{model} {} {}",
+                e["code"].as_str().unwrap_or("?"),
+                e["count"]
+            )
+        })
+        .collect();
+    if !errors.is_empty() {
+        out.push_str(&format!("errors since start: {}\n", errors.join(", ")));
+    }
+    out
+}

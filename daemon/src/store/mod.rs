@@ -1,0 +1,533 @@
+//! The durable buffer: every prediction and label the daemon accepts, in sled on disk, until
+//! the fleet has them (issue 4 adds the upload) or the quota evicts them.
+//!
+//! What "durable" means: sled keeps writes in memory buffers and writes them to its log in
+//! the background every `store.background_flush`. `Db::flush` writes the buffers and fsyncs
+//! the log; sled documents that once it returns, every earlier write is recovered after a
+//! crash. With `store.durable_ack = true` a prediction or label is acknowledged only after a
+//! flush that started after it was written (see `commit`), so an acknowledged record survives
+//! kill -9 and power loss, as far as the disk honours fsync. With `durable_ack = false` the
+//! acknowledgement comes right after the write to sled's memory: a crash loses what arrived
+//! in the last `background_flush`.
+//!
+//! Eviction: when the logical size (keys + values) passes the quota, the oldest predictions
+//! without a label go first, then the oldest labelled ones with their labels, down to 95% of
+//! the quota. Labelled pairs are kept longest because they are what model quality is judged
+//! on. Every evicted record is counted by reason, and the counts are persisted.
+
+mod commit;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+pub use commit::{CommitStats, GroupCommit};
+use record::{
+    COUNTER, LABEL, PREDICTION, UNLABELLED, correlation_key, counter_key, id_key, key_id,
+};
+pub use record::{LabelRecord, PredictionRecord, now_ms};
+
+use crate::config::StoreConfig;
+
+/// Errors of the buffer, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the buffer at {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("buffer {op} failed: {source}")]
+    Sled {
+        op: &'static str,
+        source: sled::Error,
+    },
+    #[error("buffer record {key} is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("the write was not made durable: {0}")]
+    NotDurable(String),
+    #[error("model '{model}' has no prediction {target}")]
+    UnknownPrediction { model: String, target: String },
+    #[error("prediction {id} already has a different label")]
+    LabelConflict { id: u64 },
+    #[error("{0}")]
+    BadLabel(String),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
+    move |source| StoreError::Sled { op, source }
+}
+
+/// What a label refers to.
+#[derive(Debug, Clone)]
+pub enum LabelTarget {
+    Id(u64),
+    Correlation(String),
+}
+
+impl std::fmt::Display for LabelTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "with id {id}"),
+            Self::Correlation(key) => write!(f, "with correlation key '{key}'"),
+        }
+    }
+}
+
+/// A prediction as stored: new, or the one already stored under the same correlation key.
+#[derive(Debug)]
+pub enum Stored {
+    New(PredictionRecord),
+    Existing(PredictionRecord),
+}
+
+/// A label as stored, with its prediction.
+#[derive(Debug)]
+pub struct LabelOutcome {
+    pub prediction: PredictionRecord,
+    pub label: LabelRecord,
+    /// False when the same label was already stored (a replay): nothing changed.
+    pub new: bool,
+}
+
+/// Counts of what the buffer holds and has dropped.
+#[derive(Debug, Clone, Default)]
+pub struct StoreStats {
+    pub bytes: u64,
+    pub quota_bytes: u64,
+    pub predictions: u64,
+    pub labelled: u64,
+    pub disk_bytes: u64,
+    pub dropped: BTreeMap<&'static str, u64>,
+    pub flushes: u64,
+    pub flushed_tickets: u64,
+    pub flush_seconds: f64,
+    pub flush_failures: u64,
+}
+
+/// Why records were dropped; each is a persisted counter.
+pub const DROP_REASONS: [&str; 2] = ["evicted_unlabelled", "evicted_labelled"];
+
+/// The buffer.
+#[derive(Debug)]
+pub struct Store {
+    db: sled::Db,
+    tree: sled::Tree,
+    commit: Arc<GroupCommit>,
+    durable_ack: bool,
+    quota: u64,
+    bytes: AtomicU64,
+    predictions: AtomicU64,
+    labelled: AtomicU64,
+    dropped: [AtomicU64; 2],
+    evicting: Mutex<()>,
+}
+
+impl Store {
+    /// Opens (or creates) the buffer and rebuilds its counts from what is on disk.
+    pub fn open(dir: &Path, config: &StoreConfig) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(8 << 20)
+            .flush_every_ms(Some(config.background_flush.as_millis().max(1) as u64))
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        let tree = db.open_tree("records").map_err(sled_err("open tree"))?;
+        let store = Self {
+            commit: GroupCommit::new(db.clone()),
+            db,
+            tree,
+            durable_ack: config.durable_ack,
+            quota: config.quota_bytes,
+            bytes: AtomicU64::new(0),
+            predictions: AtomicU64::new(0),
+            labelled: AtomicU64::new(0),
+            dropped: Default::default(),
+            evicting: Mutex::new(()),
+        };
+        store.rebuild_counts()?;
+        Ok(store)
+    }
+
+    fn rebuild_counts(&self) -> Result<()> {
+        let (mut bytes, mut predictions, mut labelled) = (0u64, 0u64, 0u64);
+        for item in self.tree.iter() {
+            let (key, value) = item.map_err(sled_err("scan"))?;
+            match key.first() {
+                Some(&COUNTER) => {
+                    let name = String::from_utf8_lossy(&key[1..]).into_owned();
+                    if let Some(i) = DROP_REASONS.iter().position(|r| *r == name) {
+                        self.dropped[i].store(decode_u64(&value), Ordering::Relaxed);
+                    }
+                    continue;
+                }
+                Some(&PREDICTION) => predictions += 1,
+                Some(&LABEL) => labelled += 1,
+                _ => {}
+            }
+            bytes += (key.len() + value.len()) as u64;
+        }
+        self.bytes.store(bytes, Ordering::Relaxed);
+        self.predictions.store(predictions, Ordering::Relaxed);
+        self.labelled.store(labelled, Ordering::Relaxed);
+        tracing::info!(predictions, labelled, bytes, "buffer opened");
+        Ok(())
+    }
+
+    /// The group commit, whose loop the daemon runs as a task.
+    pub fn group_commit(&self) -> Arc<GroupCommit> {
+        self.commit.clone()
+    }
+
+    /// A fresh prediction id; ids grow with time and are never reused, even after a crash.
+    pub fn next_id(&self) -> Result<u64> {
+        self.db.generate_id().map_err(sled_err("generate id"))
+    }
+
+    /// Stores a prediction. With a correlation key already stored for this model, nothing is
+    /// written and the earlier prediction is returned: retries and redeliveries are idempotent.
+    pub async fn put_prediction(&self, record: PredictionRecord) -> Result<Stored> {
+        let value = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt {
+            key: format!("p{}", record.id),
+            reason: e.to_string(),
+        })?;
+        let pkey = id_key(PREDICTION, record.id);
+        let ukey = id_key(UNLABELLED, record.id);
+        let mut added = (pkey.len() + value.len() + ukey.len()) as u64;
+        let stored = match &record.correlation {
+            None => {
+                let mut batch = sled::Batch::default();
+                batch.insert(&pkey, value);
+                batch.insert(&ukey, &[]);
+                self.tree.apply_batch(batch).map_err(sled_err("insert"))?;
+                Stored::New(record)
+            }
+            Some(key) => {
+                let ckey = correlation_key(&record.model, key);
+                added += (ckey.len() + 8) as u64;
+                let existing = self
+                    .tree
+                    .transaction(|tx| {
+                        if let Some(id) = tx.get(&ckey)? {
+                            return Ok(tx.get(id_key(PREDICTION, decode_u64(&id)))?);
+                        }
+                        tx.insert(ckey.as_slice(), &record.id.to_be_bytes())?;
+                        tx.insert(&pkey, value.as_slice())?;
+                        tx.insert(&ukey, &[])?;
+                        Ok(None)
+                    })
+                    .map_err(|e: TransactionError<()>| match e {
+                        TransactionError::Storage(source) => StoreError::Sled {
+                            op: "insert",
+                            source,
+                        },
+                        TransactionError::Abort(()) => StoreError::NotDurable("aborted".into()),
+                    })?;
+                match existing {
+                    Some(bytes) => return Ok(Stored::Existing(decode_prediction(&bytes)?)),
+                    None => Stored::New(record),
+                }
+            }
+        };
+        self.bytes.fetch_add(added, Ordering::Relaxed);
+        self.predictions.fetch_add(1, Ordering::Relaxed);
+        self.after_write().await?;
+        Ok(stored)
+    }
+
+    /// The prediction stored under a correlation key, if any.
+    pub fn find_correlation(&self, model: &str, key: &str) -> Result<Option<PredictionRecord>> {
+        let Some(id) = self
+            .tree
+            .get(correlation_key(model, key))
+            .map_err(sled_err("read"))?
+        else {
+            return Ok(None);
+        };
+        Ok(self.get(decode_u64(&id))?.map(|(p, _)| p))
+    }
+
+    /// Stores the label of one prediction of `model`. `check` validates the classes against
+    /// the prediction (rows, class range). Sending the same label again is accepted and
+    /// changes nothing; a different label for a labelled prediction is a conflict.
+    pub async fn put_label(
+        &self,
+        model: &str,
+        target: &LabelTarget,
+        classes: Vec<u32>,
+        check: impl Fn(&PredictionRecord, &[u32]) -> std::result::Result<(), String>,
+    ) -> Result<LabelOutcome> {
+        let unknown = || StoreError::UnknownPrediction {
+            model: model.to_string(),
+            target: target.to_string(),
+        };
+        let label = LabelRecord {
+            time_ms: now_ms(),
+            classes,
+        };
+        let label_value =
+            serde_json::to_vec(&label).map_err(|e| StoreError::BadLabel(e.to_string()))?;
+        let outcome = self.tree.transaction(|tx| {
+            let id = match target {
+                LabelTarget::Id(id) => *id,
+                LabelTarget::Correlation(key) => match tx.get(correlation_key(model, key))? {
+                    Some(id) => decode_u64(&id),
+                    None => return Err(ConflictableTransactionError::Abort(unknown())),
+                },
+            };
+            let Some(bytes) = tx.get(id_key(PREDICTION, id))? else {
+                return Err(ConflictableTransactionError::Abort(unknown()));
+            };
+            let prediction =
+                decode_prediction(&bytes).map_err(ConflictableTransactionError::Abort)?;
+            if prediction.model != model {
+                return Err(ConflictableTransactionError::Abort(unknown()));
+            }
+            check(&prediction, &label.classes)
+                .map_err(|e| ConflictableTransactionError::Abort(StoreError::BadLabel(e)))?;
+            if let Some(existing) = tx.get(id_key(LABEL, id))? {
+                let existing: LabelRecord = serde_json::from_slice(&existing).map_err(|e| {
+                    ConflictableTransactionError::Abort(StoreError::Corrupt {
+                        key: format!("l{id}"),
+                        reason: e.to_string(),
+                    })
+                })?;
+                if existing.classes == label.classes {
+                    return Ok((prediction, existing, false));
+                }
+                return Err(ConflictableTransactionError::Abort(
+                    StoreError::LabelConflict { id },
+                ));
+            }
+            tx.insert(&id_key(LABEL, id), label_value.as_slice())?;
+            tx.remove(&id_key(UNLABELLED, id))?;
+            Ok((prediction, label.clone(), true))
+        });
+        let (prediction, label, new) = outcome.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(source) => StoreError::Sled {
+                op: "insert label",
+                source,
+            },
+        })?;
+        if new {
+            // The label's key replaces the same-sized "unlabelled" key: the value is the growth.
+            self.bytes
+                .fetch_add(label_value.len() as u64, Ordering::Relaxed);
+            self.labelled.fetch_add(1, Ordering::Relaxed);
+            self.after_write().await?;
+        }
+        Ok(LabelOutcome {
+            prediction,
+            label,
+            new,
+        })
+    }
+
+    async fn after_write(&self) -> Result<()> {
+        if self.bytes.load(Ordering::Relaxed) > self.quota {
+            self.evict()?;
+        }
+        if self.durable_ack {
+            self.commit
+                .wait_durable()
+                .await
+                .map_err(StoreError::NotDurable)?;
+        }
+        Ok(())
+    }
+
+    /// Evicts down to 95% of the quota: oldest unlabelled predictions first, then the oldest
+    /// labelled ones. One caller evicts at a time; the others carry on.
+    fn evict(&self) -> Result<()> {
+        let Ok(_guard) = self.evicting.try_lock() else {
+            return Ok(());
+        };
+        let target = self.quota / 20 * 19;
+        for (prefix, reason) in [(UNLABELLED, 0usize), (PREDICTION, 1usize)] {
+            while self.bytes.load(Ordering::Relaxed) > target {
+                let Some(item) = self.tree.scan_prefix([prefix]).next() else {
+                    break;
+                };
+                let (key, _) = item.map_err(sled_err("scan"))?;
+                let Some(id) = key_id(&key) else { break };
+                let freed = self.remove_prediction(id, reason)?;
+                self.bytes.fetch_sub(
+                    freed.min(self.bytes.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a prediction with its label, index entries and correlation key, and counts it.
+    fn remove_prediction(&self, id: u64, reason: usize) -> Result<u64> {
+        let counter = counter_key(DROP_REASONS[reason]);
+        let freed = self
+            .tree
+            .transaction(|tx| {
+                let mut freed = 0u64;
+                let pkey = id_key(PREDICTION, id);
+                if let Some(bytes) = tx.remove(&pkey)? {
+                    freed += (pkey.len() + bytes.len()) as u64;
+                    if let Ok(p) = decode_prediction(&bytes)
+                        && let Some(key) = &p.correlation
+                    {
+                        let ckey = correlation_key(&p.model, key);
+                        if tx.remove(ckey.as_slice())?.is_some() {
+                            freed += (ckey.len() + 8) as u64;
+                        }
+                    }
+                }
+                for kind in [LABEL, UNLABELLED] {
+                    let key = id_key(kind, id);
+                    if let Some(bytes) = tx.remove(&key)? {
+                        freed += (key.len() + bytes.len()) as u64;
+                    }
+                }
+                let count = tx.get(counter.as_slice())?.map_or(0, |v| decode_u64(&v)) + 1;
+                tx.insert(counter.as_slice(), &count.to_be_bytes())?;
+                Ok::<_, ConflictableTransactionError<()>>(freed)
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(source) => StoreError::Sled {
+                    op: "evict",
+                    source,
+                },
+                TransactionError::Abort(()) => StoreError::NotDurable("aborted".into()),
+            })?;
+        self.dropped[reason].fetch_add(1, Ordering::Relaxed);
+        self.predictions.fetch_sub(1, Ordering::Relaxed);
+        if reason == 1 {
+            self.labelled.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(freed)
+    }
+
+    /// One prediction and its label.
+    pub fn get(&self, id: u64) -> Result<Option<(PredictionRecord, Option<LabelRecord>)>> {
+        let Some(bytes) = self
+            .tree
+            .get(id_key(PREDICTION, id))
+            .map_err(sled_err("read"))?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((decode_prediction(&bytes)?, self.label(id)?)))
+    }
+
+    fn label(&self, id: u64) -> Result<Option<LabelRecord>> {
+        let Some(bytes) = self.tree.get(id_key(LABEL, id)).map_err(sled_err("read"))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                key: format!("l{id}"),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Predictions of `model` with ids above `after` (all when `None`), oldest first, with
+    /// their labels.
+    pub fn list(
+        &self,
+        model: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(PredictionRecord, Option<LabelRecord>)>> {
+        let first = match after {
+            None => 0,
+            Some(u64::MAX) => return Ok(Vec::new()),
+            Some(id) => id + 1,
+        };
+        let start = id_key(PREDICTION, first).to_vec();
+        let end = vec![PREDICTION + 1];
+        let mut out = Vec::new();
+        for item in self.tree.range(start..end) {
+            let (_, bytes) = item.map_err(sled_err("scan"))?;
+            let p = decode_prediction(&bytes)?;
+            if p.model == model {
+                let label = self.label(p.id)?;
+                out.push((p, label));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Labels that arrived at or after `since_ms`, joined with their predictions: what the
+    /// quality metrics are rebuilt from after a restart.
+    pub fn labelled_since(&self, since_ms: u64) -> Result<Vec<(PredictionRecord, LabelRecord)>> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([LABEL]) {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let Some(id) = key_id(&key) else { continue };
+            let Ok(label) = serde_json::from_slice::<LabelRecord>(&bytes) else {
+                tracing::warn!(id, "skipping an unreadable label");
+                continue;
+            };
+            if label.time_ms < since_ms {
+                continue;
+            }
+            if let Some((p, _)) = self.get(id)? {
+                out.push((p, label));
+            }
+        }
+        out.sort_by_key(|(_, l)| l.time_ms);
+        Ok(out)
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let c = self.commit.stats();
+        StoreStats {
+            bytes: self.bytes.load(Ordering::Relaxed),
+            quota_bytes: self.quota,
+            predictions: self.predictions.load(Ordering::Relaxed),
+            labelled: self.labelled.load(Ordering::Relaxed),
+            disk_bytes: self.db.size_on_disk().unwrap_or(0),
+            dropped: DROP_REASONS
+                .iter()
+                .zip(&self.dropped)
+                .map(|(r, c)| (*r, c.load(Ordering::Relaxed)))
+                .collect(),
+            flushes: c.flushes.load(Ordering::Relaxed),
+            flushed_tickets: c.flushed_tickets.load(Ordering::Relaxed),
+            flush_seconds: c.flush_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            flush_failures: c.failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether acknowledgements wait for the disk.
+    pub fn durable_ack(&self) -> bool {
+        self.durable_ack
+    }
+
+    /// Writes everything to disk (shutdown).
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map(|_| ()).map_err(sled_err("flush"))
+    }
+}
+
+fn decode_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or_default()
+}
+
+fn decode_prediction(bytes: &[u8]) -> Result<PredictionRecord> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: "prediction".into(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,292 @@
+//! Throughput and latency of a real `edged run` through HTTP and MQTT, against the executor
+//! called directly, with durable acknowledgement on and off; plus idle RSS.
+//!
+//! cargo build --workspace --bins && cargo run --bin edged-bench -- --seconds 5
+//!
+//! The load generator runs on the same machine as the daemon (on a 2-core box they share
+//! both cores), so the throughput numbers are what the box does with its own clients.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use e2e::daemon::{Daemon, base_config, install_model, mlp_request};
+use e2e::mosquitto::Mosquitto;
+use hdrhistogram::Histogram;
+use http_body_util::BodyExt;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent HTTP clients for the throughput runs.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// MQTT messages kept in flight.
+    #[arg(long, default_value_t = 64)]
+    mqtt_window: usize,
+}
+
+struct Row {
+    path: String,
+    durable: String,
+    clients: usize,
+    per_second: f64,
+    hist: Histogram<u64>,
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn main() {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut rows = Vec::new();
+    rows.push(executor_direct(
+        &e2e::repo_root().join("examples/models/mlp"),
+        args.seconds,
+    ));
+    let broker = Mosquitto::start(dir.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut idle_rss = None;
+    for durable in [true, false] {
+        let state = dir.path().join(format!("state-{durable}"));
+        install_model(&state, "mlp", 1);
+        let config = format!(
+            "{}[store]\ndurable_ack = {durable}\n[mqtt]\nbroker = \"{}\"\nclient_id = \"edged-bench-{durable}\"\n",
+            base_config(&state),
+            broker.addr()
+        );
+        let daemon = Daemon::start(&state, &config);
+        std::thread::sleep(Duration::from_secs(1));
+        if idle_rss.is_none() {
+            idle_rss = rss_of(daemon.child.id());
+        }
+        let label = if durable { "on" } else { "off" }.to_string();
+        let d = Duration::from_secs(args.seconds);
+        for clients in [1, args.clients] {
+            let (per_second, hist) = runtime.block_on(http_load(daemon.addr, clients, d));
+            rows.push(Row {
+                path: "HTTP".into(),
+                durable: label.clone(),
+                clients,
+                per_second,
+                hist,
+            });
+        }
+        let (per_second, hist) =
+            runtime.block_on(mqtt_load(broker.port, args.mqtt_window, d, durable));
+        rows.push(Row {
+            path: "MQTT".into(),
+            durable: label.clone(),
+            clients: args.mqtt_window,
+            per_second,
+            hist,
+        });
+        let _ = daemon.terminate();
+    }
+    println!("| path | durable ack | concurrency | predictions/s | p50 µs | p99 µs |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {} |",
+            r.path,
+            r.durable,
+            r.clients,
+            r.per_second,
+            r.hist.value_at_quantile(0.5),
+            r.hist.value_at_quantile(0.99)
+        );
+    }
+    let direct = rows[0].hist.value_at_quantile(0.5) as f64;
+    for r in rows.iter().filter(|r| r.clients == 1) {
+        println!(
+            "added p50 over the executor, {} durable {}: {:.0} µs",
+            r.path,
+            r.durable,
+            r.hist.value_at_quantile(0.5) as f64 - direct
+        );
+    }
+    match idle_rss {
+        Some(kb) => println!(
+            "idle RSS of edged serving the MLP on the CPU: {:.1} MB",
+            kb as f64 / 1024.0
+        ),
+        None => println!("idle RSS: unavailable"),
+    }
+}
+
+fn rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// The executor alone: parse-free `Model::run` on one prepared batch-1 input.
+fn executor_direct(model_dir: &Path, seconds: u64) -> Row {
+    let options = edge_model::LoadOptions {
+        device: edge_model::DeviceChoice::Cpu,
+        ..Default::default()
+    };
+    let model = edge_model::Model::load(model_dir, &options).unwrap_or_else(|e| panic!("{e}"));
+    let request = edge_model::oip::InferenceRequest::from_json(mlp_request(None, 1, 1).as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let input = request.inputs[0]
+        .to_host()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut h = hist();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let t = Instant::now();
+        let out = model
+            .run(vec![("x".to_string(), input.clone())])
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::hint::black_box(out);
+        let _ = h.record(t.elapsed().as_micros().max(1) as u64);
+        n += 1;
+    }
+    Row {
+        path: "executor (Model::run)".into(),
+        durable: "-".into(),
+        clients: 1,
+        per_second: n as f64 / start.elapsed().as_secs_f64(),
+        hist: h,
+    }
+}
+
+async fn http_load(
+    addr: std::net::SocketAddr,
+    clients: usize,
+    duration: Duration,
+) -> (f64, Histogram<u64>) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(clients)
+        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
+    let uri: hyper::Uri = format!("http://{addr}/v2/models/mlp/infer")
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = hyper::body::Bytes::from(mlp_request(None, 1, 1));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (client, uri, body) = (client.clone(), uri.clone(), body.clone());
+            tokio::spawn(async move {
+                let mut h = hist();
+                while start.elapsed() < duration {
+                    let request = hyper::Request::post(uri.clone())
+                        .header("content-type", "application/json")
+                        .body(http_body_util::Full::new(body.clone()))
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let t = Instant::now();
+                    let response = client
+                        .request(request)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let status = response.status();
+                    let _ = response.into_body().collect().await;
+                    assert!(status.is_success(), "HTTP {status}");
+                    let _ = h.record(t.elapsed().as_micros().max(1) as u64);
+                }
+                h
+            })
+        })
+        .collect();
+    let mut total = hist();
+    for t in tasks {
+        let h = t.await.unwrap_or_else(|e| panic!("{e}"));
+        let _ = total.add(&h);
+    }
+    (total.len() as f64 / start.elapsed().as_secs_f64(), total)
+}
+
+async fn mqtt_load(
+    port: u16,
+    window: usize,
+    duration: Duration,
+    durable: bool,
+) -> (f64, Histogram<u64>) {
+    let mut options =
+        rumqttc::MqttOptions::new(format!("bench-client-{durable}"), "127.0.0.1", port);
+    options
+        .set_keep_alive(Duration::from_secs(30))
+        .set_inflight(window as u16 * 2)
+        .set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, window * 2);
+    client
+        .subscribe("edged/models/mlp/out", rumqttc::QoS::AtLeastOnce)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let permits = Arc::new(tokio::sync::Semaphore::new(window));
+    let start = Instant::now();
+    let publisher = {
+        let (client, sent, permits) = (client.clone(), sent.clone(), permits.clone());
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while start.elapsed() < duration {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
+                permit.forget();
+                n += 1;
+                let id = format!("b{durable}-{n}");
+                let body = mlp_request(Some(&id), 1, (n % 1000) as u32);
+                sent.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id, Instant::now());
+                client
+                    .publish(
+                        "edged/models/mlp/in",
+                        rumqttc::QoS::AtLeastOnce,
+                        false,
+                        body,
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        })
+    };
+    let mut h = hist();
+    let mut subscribed = false;
+    loop {
+        let left = (duration + Duration::from_secs(5)).saturating_sub(start.elapsed());
+        let Ok(event) = tokio::time::timeout(left, eventloop.poll()).await else {
+            break;
+        };
+        match event {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => subscribed = true,
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                let v: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+                let id = v["id"].as_str().unwrap_or_default();
+                if let Some(t) = sent.lock().unwrap_or_else(|e| e.into_inner()).remove(id) {
+                    let _ = h.record(t.elapsed().as_micros().max(1) as u64);
+                    permits.add_permits(1);
+                }
+                if start.elapsed() >= duration
+                    && sent.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+                {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => panic!("bench MQTT client: {e}"),
+        }
+    }
+    let _ = subscribed;
+    publisher.abort();
+    (h.len() as f64 / start.elapsed().as_secs_f64(), h)
+}

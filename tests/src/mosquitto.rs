@@ -1,0 +1,186 @@
+//! A real Mosquitto broker for a test, on a free loopback port, plus helpers that drive it
+//! with the mosquitto_pub and mosquitto_sub clients (what a box owner would use).
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running broker.
+#[derive(Debug)]
+pub struct Mosquitto {
+    child: Child,
+    pub port: u16,
+    conf: PathBuf,
+}
+
+fn require(program: &str) {
+    let found = Command::new("which")
+        .arg(program)
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "{program} is not installed: run scripts/test.sh (it installs mosquitto and mosquitto-clients)"
+    );
+}
+
+impl Mosquitto {
+    /// Starts a broker on a free port, keeping its config in `dir`.
+    pub fn start(dir: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("free port: {e}"));
+        Self::start_on(dir, port)
+    }
+
+    /// Starts a broker on `port` (a restart reuses the port the daemon knows).
+    pub fn start_on(dir: &Path, port: u16) -> Self {
+        require("mosquitto");
+        let conf = dir.join(format!("mosquitto-{port}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\nmax_queued_messages 100000\nlog_type error\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start mosquitto: {e}"));
+        let mut broker = Self { child, port, conf };
+        broker.wait_ready();
+        broker
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("mosquitto exited with {status} ({})", self.conf.display());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// kill -9 the broker.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Publishes one message with mosquitto_pub (QoS 1), the payload read from stdin.
+    pub fn publish(&self, topic: &str, payload: &[u8]) {
+        require("mosquitto_pub");
+        let mut child = Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-q",
+                "1",
+                "-t",
+                topic,
+                "-s",
+            ])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            std::io::Write::write_all(&mut stdin, payload).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let status = child
+            .wait()
+            .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
+        assert!(status.success(), "mosquitto_pub to {topic} failed");
+    }
+
+    /// Subscribes with mosquitto_sub, waiting for `count` messages; returns a handle whose
+    /// `wait` gives the payloads. Returns once the subscription is in place.
+    pub fn subscribe(&self, topic: &str, count: usize) -> Subscription {
+        self.subscribe_for(topic, count, 60)
+    }
+
+    /// Like [`Self::subscribe`], giving up after `seconds`.
+    pub fn subscribe_for(&self, topic: &str, count: usize, seconds: u32) -> Subscription {
+        require("mosquitto_sub");
+        // Piped stdout is block-buffered; stdbuf makes it line-buffered so SUBACK is seen.
+        let mut child = Command::new("stdbuf")
+            .args([
+                "-oL",
+                "mosquitto_sub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-q",
+                "1",
+                "-t",
+                topic,
+                "-C",
+                &count.to_string(),
+                "-W",
+                &seconds.to_string(),
+                "-d",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("mosquitto_sub: {e}"));
+        // With -d the client prints its protocol exchange: wait for SUBACK.
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0);
+            assert!(n > 0, "mosquitto_sub ended before subscribing to {topic}");
+            if line.contains("SUBACK") {
+                break;
+            }
+        }
+        Subscription { child, reader }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running mosquitto_sub.
+#[derive(Debug)]
+pub struct Subscription {
+    child: Child,
+    reader: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Subscription {
+    /// The payloads received (the debug lines of mosquitto_sub -d are dropped).
+    pub fn wait(mut self) -> Vec<serde_json::Value> {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.reader, &mut rest);
+        let _ = self.child.wait();
+        rest.lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON {l:?}: {e}")))
+            .collect()
+    }
+}

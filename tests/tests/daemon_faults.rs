@@ -1,0 +1,394 @@
+//! Faults with assertions on what survived: kill -9 while clients stream predictions and
+//! labels, SIGTERM while requests are in flight, a full buffer quota, and a model swap under
+//! load.
+
+#![allow(clippy::expect_used)] // test helpers outside #[test] fns
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use e2e::daemon::{Daemon, base_config, install_model, mlp_request, set_current, try_http};
+
+/// Every prediction stored for the MLP, by page, as (prediction id, request id, label).
+fn all_predictions(d: &Daemon) -> Vec<(String, Option<String>, Option<Vec<u64>>)> {
+    let mut out = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (status, page) = d.get_json(&format!("/v2/models/mlp/predictions?{after}limit=1000"));
+        assert_eq!(status, 200);
+        let items = page["predictions"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            return out;
+        }
+        for p in &items {
+            out.push((
+                p["id"].as_str().unwrap_or_default().to_string(),
+                p["correlation"].as_str().map(str::to_string),
+                p["label"]["classes"]
+                    .as_array()
+                    .map(|c| c.iter().filter_map(|v| v.as_u64()).collect()),
+            ));
+        }
+        after = format!("after={}&", page["next_after"].as_str().unwrap_or_default());
+    }
+}
+
+#[derive(Default)]
+struct Acked {
+    /// request id -> prediction id, for every 200 answer.
+    predictions: HashMap<String, String>,
+    /// prediction id -> class, for every 200 label answer.
+    labels: HashMap<String, u64>,
+}
+
+/// Streams predictions (each with a request id) and labels for every other one from
+/// `clients` threads until `stop`, recording what was acknowledged.
+fn stream(
+    d: &Daemon,
+    clients: usize,
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Acked>>,
+    progress: Arc<AtomicUsize>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..clients)
+        .map(|c| {
+            let (addr, stop, acked, progress) =
+                (d.addr, stop.clone(), acked.clone(), progress.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u32;
+                while !stop.load(Ordering::SeqCst) {
+                    i += 1;
+                    let request_id = format!("c{c}-{i}");
+                    let body = mlp_request(Some(&request_id), 1, i);
+                    let Ok((200, text)) =
+                        try_http(addr, "POST", "/v2/models/mlp/infer", Some(body.as_bytes()))
+                    else {
+                        continue;
+                    };
+                    let reply: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                    let id = reply["parameters"]["prediction_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    acked
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .predictions
+                        .insert(request_id, id.clone());
+                    progress.fetch_add(1, Ordering::SeqCst);
+                    if i.is_multiple_of(2) {
+                        let class = u64::from(i % 4);
+                        let label =
+                            serde_json::json!({"prediction_id": id, "label": class}).to_string();
+                        if let Ok((200, _)) = try_http(
+                            addr,
+                            "POST",
+                            "/v2/models/mlp/labels",
+                            Some(label.as_bytes()),
+                        ) {
+                            acked
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .labels
+                                .insert(id, class);
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+fn wait_for(progress: &AtomicUsize, at_least: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while progress.load(Ordering::SeqCst) < at_least {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "clients made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn kill_9_while_streaming_loses_no_acknowledged_prediction_or_label_and_duplicates_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    install_model(&state, "mlp", 1);
+    let config = base_config(&state);
+    let d = Daemon::start(&state, &config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let progress = Arc::new(AtomicUsize::new(0));
+    let clients = stream(&d, 8, stop.clone(), acked.clone(), progress.clone());
+    wait_for(&progress, 1500);
+    d.kill9();
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().expect("client");
+    }
+    let acked = std::mem::take(&mut *acked.lock().expect("lock"));
+    assert!(acked.predictions.len() >= 1500);
+
+    let d = Daemon::start(&state, &config);
+    let stored = all_predictions(&d);
+    let mut by_request: HashMap<&str, usize> = HashMap::new();
+    let mut ids = HashSet::new();
+    for (id, request_id, _) in &stored {
+        assert!(ids.insert(id.clone()), "prediction {id} listed twice");
+        if let Some(r) = request_id {
+            *by_request.entry(r).or_default() += 1;
+        }
+    }
+    let labels: HashMap<&str, &Option<Vec<u64>>> =
+        stored.iter().map(|(id, _, l)| (id.as_str(), l)).collect();
+    for (request_id, id) in &acked.predictions {
+        assert_eq!(
+            by_request.get(request_id.as_str()),
+            Some(&1),
+            "acknowledged request {request_id} stored {:?} times",
+            by_request.get(request_id.as_str())
+        );
+        assert!(
+            labels.contains_key(id.as_str()),
+            "acknowledged prediction {id} lost"
+        );
+    }
+    for (id, class) in &acked.labels {
+        assert_eq!(
+            labels.get(id.as_str()),
+            Some(&&Some(vec![*class])),
+            "acknowledged label of {id} lost"
+        );
+    }
+    // Retrying an acknowledged request after the crash returns the stored prediction.
+    let (request_id, id) = acked.predictions.iter().next().expect("one");
+    let seed: u32 = request_id
+        .rsplit('-')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("seed");
+    let (_, reply) = d.post_json(
+        "/v2/models/mlp/infer",
+        &mlp_request(Some(request_id), 1, seed),
+    );
+    assert_eq!(
+        reply["parameters"]["prediction_id"].as_str(),
+        Some(id.as_str())
+    );
+    assert_eq!(reply["parameters"]["replayed"], true);
+    // The quality window was rebuilt from the labels in the buffer.
+    let rows = d
+        .metric("edged_model_labelled_rows{model=\"mlp\",version=\"1\"}")
+        .expect("rows");
+    assert!(
+        rows >= acked.labels.len() as f64,
+        "{rows} < {}",
+        acked.labels.len()
+    );
+}
+
+#[test]
+fn sigterm_drains_requests_in_flight_flushes_and_exits_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    install_model(&state, "mlp", 1);
+    // Acknowledgements do not wait for the disk here: only the shutdown flush saves them.
+    let config = format!(
+        "{}[store]\ndurable_ack = false\nbackground_flush = \"60s\"\n",
+        base_config(&state)
+    );
+    let d = Daemon::start(&state, &config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Acked::default()));
+    let progress = Arc::new(AtomicUsize::new(0));
+    let clients = stream(&d, 4, stop.clone(), acked.clone(), progress.clone());
+    wait_for(&progress, 500);
+    let started = std::time::Instant::now();
+    let status = d.terminate();
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().expect("client");
+    }
+    assert!(status.success(), "exit {status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    let acked = std::mem::take(&mut *acked.lock().expect("lock"));
+    let d = Daemon::start(&state, &config);
+    let stored: HashSet<String> = all_predictions(&d)
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    let lost: Vec<_> = acked
+        .predictions
+        .values()
+        .filter(|id| !stored.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged predictions lost: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+}
+
+#[test]
+fn full_quota_evicts_oldest_unlabelled_first_keeps_labelled_and_counts_every_drop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    install_model(&state, "mlp", 1);
+    let config = format!("{}[store]\nquota = \"64KiB\"\n", base_config(&state));
+    let d = Daemon::start(&state, &config);
+    let mut ids = Vec::new();
+    let mut labelled = Vec::new();
+    for i in 0..400u32 {
+        let (status, reply) = d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, i));
+        assert_eq!(status, 200, "{reply}");
+        let id = reply["parameters"]["prediction_id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        if i % 20 == 0 {
+            let label = serde_json::json!({"prediction_id": id, "label": 1}).to_string();
+            assert_eq!(d.post_json("/v2/models/mlp/labels", &label).0, 200);
+            labelled.push(id.clone());
+        }
+        ids.push(id);
+    }
+    let bytes = d.metric("edged_buffer_bytes").expect("bytes");
+    assert!(bytes <= 65536.0, "{bytes}");
+    let evicted = d
+        .metric("edged_buffer_dropped_total{reason=\"evicted_unlabelled\"}")
+        .expect("counter");
+    let present: HashSet<String> = all_predictions(&d)
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    // Every labelled prediction survived; the unlabelled survivors are the newest ones.
+    for id in &labelled {
+        assert!(
+            present.contains(id),
+            "labelled prediction {id} was evicted before unlabelled ones"
+        );
+    }
+    let unlabelled: Vec<&String> = ids.iter().filter(|id| !labelled.contains(id)).collect();
+    let kept = unlabelled
+        .iter()
+        .filter(|id| present.contains(**id))
+        .count();
+    assert!(kept > 0 && kept < unlabelled.len());
+    assert!(
+        unlabelled[unlabelled.len() - kept..]
+            .iter()
+            .all(|id| present.contains(*id)),
+        "evicted out of age order"
+    );
+    assert_eq!(evicted as usize, unlabelled.len() - kept);
+    // A label for an evicted prediction is refused, not stored.
+    let gone = unlabelled[0];
+    let (status, body) = d.post_json(
+        "/v2/models/mlp/labels",
+        &serde_json::json!({"prediction_id": gone, "label": 1}).to_string(),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("unknown_prediction"))
+    );
+    // Drop counters persist across a restart.
+    d.terminate();
+    let d = Daemon::start(&state, &config);
+    assert_eq!(
+        d.metric("edged_buffer_dropped_total{reason=\"evicted_unlabelled\"}"),
+        Some(evicted)
+    );
+}
+
+#[test]
+fn model_swap_under_load_fails_no_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    install_model(&state, "mlp", 1);
+    install_model(&state, "mlp", 2);
+    set_current(&state, "mlp", 1);
+    let d = Daemon::start(&state, &base_config(&state));
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let versions = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (addr, stop, failures, versions) =
+                (d.addr, stop.clone(), failures.clone(), versions.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    i += 1;
+                    let body = mlp_request(None, 1, c * 100_000 + i);
+                    match try_http(addr, "POST", "/v2/models/mlp/infer", Some(body.as_bytes())) {
+                        Ok((200, text)) => {
+                            let v: serde_json::Value =
+                                serde_json::from_str(&text).unwrap_or_default();
+                            versions
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(v["model_version"].as_str().unwrap_or("?").to_string());
+                        }
+                        _ => {
+                            failures.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let count = || versions.lock().expect("lock").len();
+    while count() < 200 {
+        std::thread::yield_now();
+    }
+    set_current(&state, "mlp", 2);
+    let (status, body) = d.post_json("/v2/repository/models/mlp/load", "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["from_version"].as_str(), body["to_version"].as_str()),
+        (Some("1"), Some("2"))
+    );
+    let swapped_at = count();
+    while count() < swapped_at + 200 {
+        std::thread::yield_now();
+    }
+    // SIGHUP swaps back.
+    set_current(&state, "mlp", 1);
+    d.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while d.get_json("/v2/models/mlp").1["versions"][0] != "1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP did not swap the model back"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().expect("client");
+    }
+    assert_eq!(
+        failures.load(Ordering::SeqCst),
+        0,
+        "requests failed during the swap"
+    );
+    let versions = versions.lock().expect("lock");
+    assert!(versions.iter().any(|v| v == "1") && versions.iter().any(|v| v == "2"));
+    // A model directory that does not load leaves the serving version in place.
+    std::fs::write(state.join("models/mlp/current"), "../../etc").expect("write");
+    let (status, body) = d.post_json("/v2/repository/models/mlp/load", "");
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 1))
+            .1["model_version"],
+        "1"
+    );
+}

@@ -1,0 +1,171 @@
+//! Configuration checking, systemd readiness and watchdog notifications, and the unit file.
+
+#![allow(clippy::expect_used)] // test helpers outside #[test] fns
+
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+use e2e::daemon::{Daemon, base_config, install_model};
+use e2e::{binary, repo_root, run};
+
+const BAD_CONFIG: &str = r#"
+state_dir = "/tmp/edged-never-used"
+colour = "blue"
+[http]
+listen = "nowhere"
+[store]
+quota = "lots"
+background_flush = 5
+[models.mlp]
+device = "tpu"
+"#;
+
+#[test]
+fn config_check_reports_every_bad_key_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, BAD_CONFIG).expect("write");
+    let (out, _, stderr) = run(binary("edged").args(["config", "check"]).arg(&path));
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    for key in [
+        "colour: unknown key",
+        "http.listen",
+        "store.quota",
+        "store.background_flush: not a duration",
+        "models.mlp.device",
+    ] {
+        assert!(stderr.contains(key), "missing {key:?} in {stderr}");
+    }
+    assert!(stderr.contains("has 5 problems"), "{stderr}");
+}
+
+#[test]
+fn run_with_a_bad_config_exits_64_with_the_same_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, BAD_CONFIG).expect("write");
+    let (check, _, check_err) = run(binary("edged").args(["config", "check"]).arg(&path));
+    let (out, stdout, stderr) = run(binary("edged").args(["run", "--config"]).arg(&path));
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(check.status.code(), Some(64));
+    assert_eq!(stderr, check_err);
+    assert!(stdout.is_empty());
+    // An environment override is checked like the file.
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "state_dir = \"/tmp/x\"\n[models.mlp]\n").expect("write");
+    let (ok, stdout, _) = run(binary("edged").args(["config", "check"]).arg(&good));
+    assert!(ok.status.success(), "{stdout}");
+    let (out, _, stderr) = run(binary("edged")
+        .args(["config", "check"])
+        .arg(&good)
+        .env("EDGED_SHUTDOWN__GRACE", "30"));
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr.contains("shutdown.grace") && stderr.contains("has no unit"),
+        "{stderr}"
+    );
+    // The annotated example is valid.
+    let (ok, _, stderr) = run(binary("edged")
+        .args(["config", "check"])
+        .arg(repo_root().join("examples/edged.toml")));
+    assert!(ok.status.success(), "{stderr}");
+}
+
+#[test]
+fn a_model_that_cannot_load_stops_startup_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(state.join("models/mlp")).expect("mkdir");
+    let config = dir.path().join("edged.toml");
+    std::fs::write(&config, base_config(&state)).expect("write");
+    let (out, _, stderr) = run(binary("edged").args(["run", "--config"]).arg(&config));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("model 'mlp'") && stderr.contains("no 'current' file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn systemd_gets_ready_only_when_serving_then_watchdog_keepalives_then_stopping() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    install_model(&state, "mlp", 1);
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let d = Daemon::start_with_env(
+        &state,
+        &base_config(&state),
+        &[
+            ("NOTIFY_SOCKET", socket_path.to_str().expect("utf8")),
+            ("WATCHDOG_USEC", "200000"),
+        ],
+    );
+    let mut buf = [0u8; 4096];
+    let mut messages = Vec::new();
+    // READY=1 (with a STATUS line), then at least two keep-alives.
+    while messages
+        .iter()
+        .filter(|m: &&String| m.contains("WATCHDOG=1"))
+        .count()
+        < 2
+    {
+        let n = socket.recv(&mut buf).expect("notification");
+        messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let first = &messages[0];
+    assert!(
+        first.contains("READY=1") && first.contains("STATUS=serving mlp@1/cpu"),
+        "{messages:?}"
+    );
+    // The daemon was serving when it said so.
+    assert_eq!(d.get_json("/v2/health/ready").0, 200);
+    let status = d.terminate();
+    assert!(status.success());
+    let mut stopping = false;
+    while let Ok(n) = socket.recv(&mut buf) {
+        if String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1") {
+            stopping = true;
+            break;
+        }
+    }
+    assert!(stopping, "no STOPPING=1");
+}
+
+#[test]
+fn systemd_unit_verifies_and_its_hardening_scores_ok() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unit = std::fs::read_to_string(repo_root().join("systemd/edged.service")).expect("unit");
+    for needle in [
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "StateDirectory=edged",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "DeviceAllow=/dev/dri rw",
+        "DeviceAllow=/dev/nvidiactl rw",
+        "DevicePolicy=closed",
+    ] {
+        assert!(unit.contains(needle), "unit lacks {needle}");
+    }
+    // systemd-analyze checks that ExecStart exists: point it at the built binary.
+    let edged = binary("edged").get_program().to_string_lossy().into_owned();
+    let local = unit.replace("/usr/bin/edged", &edged);
+    let path = dir.path().join("edged.service");
+    std::fs::write(&path, local).expect("write");
+    let (out, stdout, stderr) = run(std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path));
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {stdout}{stderr}"
+    );
+    let (out, stdout, stderr) = run(std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--threshold=30"])
+        .arg(&path));
+    assert!(out.status.success(), "exposure over 3.0:\n{stdout}{stderr}");
+}
