@@ -11,12 +11,18 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The directory holding the workspace's built binaries (beside this test executable).
+/// The directory holding the workspace's built binaries: beside this executable, or one level
+/// up when this is a test binary in target/<profile>/deps.
 fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
-    // target/<profile>/deps/<test-binary>
-    let dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf);
-    dir.unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()))
+    let dir = exe
+        .parent()
+        .unwrap_or_else(|| panic!("unexpected executable location {}", exe.display()));
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().unwrap_or(dir).to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// A command for one of the workspace binaries. Panics with a clear message when it has not

@@ -70,6 +70,9 @@ pub struct StoreConfig {
     pub sample_inputs: f64,
     /// How often sled writes its buffers in the background when acknowledgements do not wait.
     pub background_flush: Duration,
+    /// Shortest time between two group commits: under load, writes gather for this long so
+    /// that one fsync covers many of them.
+    pub commit_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -225,12 +228,19 @@ impl Config {
                 (Duration::from_millis(1), 60 * SECOND),
                 issues,
             );
+            let commit_interval = f.duration(
+                "commit_interval",
+                Duration::from_millis(1),
+                (Duration::ZERO, SECOND),
+                issues,
+            );
             f.finish(issues);
             StoreConfig {
                 durable_ack,
                 quota_bytes,
                 sample_inputs,
                 background_flush,
+                commit_interval,
             }
         };
         let metrics = {

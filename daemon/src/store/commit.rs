@@ -27,6 +27,8 @@ struct Progress {
 #[derive(Debug)]
 pub struct GroupCommit {
     db: sled::Db,
+    /// Shortest time between the starts of two flushes.
+    interval: Duration,
     issued: AtomicU64,
     wake: Notify,
     progress: watch::Sender<Progress>,
@@ -43,9 +45,10 @@ pub struct CommitStats {
 }
 
 impl GroupCommit {
-    pub fn new(db: sled::Db) -> Arc<Self> {
+    pub fn new(db: sled::Db, interval: Duration) -> Arc<Self> {
         Arc::new(Self {
             db,
+            interval,
             issued: AtomicU64::new(0),
             wake: Notify::new(),
             progress: watch::Sender::new(Progress::default()),
@@ -80,6 +83,8 @@ impl GroupCommit {
     /// more so no waiter is left behind.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         let mut done = 0u64;
+        let mut last_start: Option<Instant> = None;
+        let mut last_batch = 0u64;
         loop {
             let target = self.issued.load(Ordering::SeqCst);
             if target == done {
@@ -88,7 +93,22 @@ impl GroupCommit {
                     () = stop.cancelled() => break,
                 }
             }
+            // Under concurrent load (the previous flush carried several writes), let writes
+            // gather for `interval` after the previous flush began: every flush costs sled a
+            // buffer write and an fsync, whatever it carries. A lone writer is not delayed.
+            let wait = last_start
+                .filter(|_| last_batch > 1)
+                .and_then(|t| self.interval.checked_sub(t.elapsed()));
+            if let Some(wait) = wait {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stop.cancelled() => break,
+                }
+            }
+            let target = self.issued.load(Ordering::SeqCst);
+            last_batch = target - done;
             done = target;
+            last_start = Some(Instant::now());
             self.flush_upto(target).await;
         }
         let target = self.issued.load(Ordering::SeqCst);

@@ -23,12 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-
 pub use commit::{CommitStats, GroupCommit};
-use record::{
-    COUNTER, LABEL, PREDICTION, UNLABELLED, correlation_key, counter_key, id_key, key_id,
-};
+use record::{COUNTER, LABEL, PREDICTION, correlation_key, counter_key, id_key, key_id};
 pub use record::{LabelRecord, PredictionRecord, now_ms};
 
 use crate::config::StoreConfig;
@@ -124,6 +120,23 @@ pub struct Store {
     labelled: AtomicU64,
     dropped: [AtomicU64; 2],
     evicting: Mutex<()>,
+    /// Eviction of unlabelled predictions resumes from here (ids below are labelled or gone).
+    unlabelled_cursor: AtomicU64,
+    /// Serialises writes that share a correlation key (by hash stripe).
+    key_locks: [Mutex<()>; KEY_STRIPES],
+}
+
+const KEY_STRIPES: usize = 64;
+
+fn stripe(key: &[u8]) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % KEY_STRIPES as u64) as usize
+}
+
+fn lock(m: &Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Store {
@@ -132,6 +145,7 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(8 << 20)
+            .mode(sled::Mode::HighThroughput)
             .flush_every_ms(Some(config.background_flush.as_millis().max(1) as u64))
             .open()
             .map_err(|source| StoreError::Open {
@@ -140,7 +154,7 @@ impl Store {
             })?;
         let tree = db.open_tree("records").map_err(sled_err("open tree"))?;
         let store = Self {
-            commit: GroupCommit::new(db.clone()),
+            commit: GroupCommit::new(db.clone(), config.commit_interval),
             db,
             tree,
             durable_ack: config.durable_ack,
@@ -150,6 +164,8 @@ impl Store {
             labelled: AtomicU64::new(0),
             dropped: Default::default(),
             evicting: Mutex::new(()),
+            unlabelled_cursor: AtomicU64::new(0),
+            key_locks: std::array::from_fn(|_| Mutex::new(())),
         };
         store.rebuild_counts()?;
         Ok(store)
@@ -192,53 +208,45 @@ impl Store {
 
     /// Stores a prediction. With a correlation key already stored for this model, nothing is
     /// written and the earlier prediction is returned: retries and redeliveries are idempotent.
+    ///
+    /// Every write here is a single-key sled operation: sled's batches and transactions seal
+    /// and write its log buffer on every call, which cost more than the rest of a request.
+    /// Crash consistency comes from order instead: sled recovers a prefix of its log, so the
+    /// correlation key is written before the prediction it names; a key whose prediction is
+    /// missing (a crash between the two, before any acknowledgement) is taken over.
     pub async fn put_prediction(&self, record: PredictionRecord) -> Result<Stored> {
         let value = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt {
             key: format!("p{}", record.id),
             reason: e.to_string(),
         })?;
         let pkey = id_key(PREDICTION, record.id);
-        let ukey = id_key(UNLABELLED, record.id);
-        let mut added = (pkey.len() + value.len() + ukey.len()) as u64;
-        let stored = match &record.correlation {
-            None => {
-                let mut batch = sled::Batch::default();
-                batch.insert(&pkey, value);
-                batch.insert(&ukey, &[]);
-                self.tree.apply_batch(batch).map_err(sled_err("insert"))?;
-                Stored::New(record)
-            }
-            Some(key) => {
-                let ckey = correlation_key(&record.model, key);
-                added += (ckey.len() + 8) as u64;
-                let existing = self
+        let mut added = (pkey.len() + value.len()) as u64;
+        if let Some(key) = &record.correlation {
+            let ckey = correlation_key(&record.model, key);
+            // Requests with the same key are serialised here; other keys proceed.
+            let _same_key = lock(&self.key_locks[stripe(&ckey)]);
+            if let Some(id) = self.tree.get(&ckey).map_err(sled_err("read"))? {
+                if let Some(bytes) = self
                     .tree
-                    .transaction(|tx| {
-                        if let Some(id) = tx.get(&ckey)? {
-                            return Ok(tx.get(id_key(PREDICTION, decode_u64(&id)))?);
-                        }
-                        tx.insert(ckey.as_slice(), &record.id.to_be_bytes())?;
-                        tx.insert(&pkey, value.as_slice())?;
-                        tx.insert(&ukey, &[])?;
-                        Ok(None)
-                    })
-                    .map_err(|e: TransactionError<()>| match e {
-                        TransactionError::Storage(source) => StoreError::Sled {
-                            op: "insert",
-                            source,
-                        },
-                        TransactionError::Abort(()) => StoreError::NotDurable("aborted".into()),
-                    })?;
-                match existing {
-                    Some(bytes) => return Ok(Stored::Existing(decode_prediction(&bytes)?)),
-                    None => Stored::New(record),
+                    .get(id_key(PREDICTION, decode_u64(&id)))
+                    .map_err(sled_err("read"))?
+                {
+                    return Ok(Stored::Existing(decode_prediction(&bytes)?));
                 }
+            } else {
+                added += (ckey.len() + 8) as u64;
             }
-        };
+            self.tree
+                .insert(&ckey, &record.id.to_be_bytes())
+                .map_err(sled_err("insert"))?;
+            self.tree.insert(pkey, value).map_err(sled_err("insert"))?;
+        } else {
+            self.tree.insert(pkey, value).map_err(sled_err("insert"))?;
+        }
         self.bytes.fetch_add(added, Ordering::Relaxed);
         self.predictions.fetch_add(1, Ordering::Relaxed);
         self.after_write().await?;
-        Ok(stored)
+        Ok(Stored::New(record))
     }
 
     /// The prediction stored under a correlation key, if any.
@@ -267,66 +275,70 @@ impl Store {
             model: model.to_string(),
             target: target.to_string(),
         };
+        let id = match target {
+            LabelTarget::Id(id) => *id,
+            LabelTarget::Correlation(key) => match self
+                .tree
+                .get(correlation_key(model, key))
+                .map_err(sled_err("read"))?
+            {
+                Some(id) => decode_u64(&id),
+                None => return Err(unknown()),
+            },
+        };
+        let prediction = match self.get(id)? {
+            Some((p, _)) if p.model == model => p,
+            _ => return Err(unknown()),
+        };
+        check(&prediction, &classes).map_err(StoreError::BadLabel)?;
         let label = LabelRecord {
             time_ms: now_ms(),
             classes,
         };
-        let label_value =
-            serde_json::to_vec(&label).map_err(|e| StoreError::BadLabel(e.to_string()))?;
-        let outcome = self.tree.transaction(|tx| {
-            let id = match target {
-                LabelTarget::Id(id) => *id,
-                LabelTarget::Correlation(key) => match tx.get(correlation_key(model, key))? {
-                    Some(id) => decode_u64(&id),
-                    None => return Err(ConflictableTransactionError::Abort(unknown())),
-                },
-            };
-            let Some(bytes) = tx.get(id_key(PREDICTION, id))? else {
-                return Err(ConflictableTransactionError::Abort(unknown()));
-            };
-            let prediction =
-                decode_prediction(&bytes).map_err(ConflictableTransactionError::Abort)?;
-            if prediction.model != model {
-                return Err(ConflictableTransactionError::Abort(unknown()));
+        let value = serde_json::to_vec(&label).map_err(|e| StoreError::BadLabel(e.to_string()))?;
+        let lkey = id_key(LABEL, id);
+        let swapped = self
+            .tree
+            .compare_and_swap(lkey, None as Option<&[u8]>, Some(value.as_slice()))
+            .map_err(sled_err("insert label"))?;
+        if let Err(conflict) = swapped {
+            let existing: LabelRecord = conflict
+                .current
+                .as_deref()
+                .map(serde_json::from_slice)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt {
+                    key: format!("l{id}"),
+                    reason: e.to_string(),
+                })?
+                .ok_or_else(unknown)?;
+            if existing.classes == label.classes {
+                return Ok(LabelOutcome {
+                    prediction,
+                    label: existing,
+                    new: false,
+                });
             }
-            check(&prediction, &label.classes)
-                .map_err(|e| ConflictableTransactionError::Abort(StoreError::BadLabel(e)))?;
-            if let Some(existing) = tx.get(id_key(LABEL, id))? {
-                let existing: LabelRecord = serde_json::from_slice(&existing).map_err(|e| {
-                    ConflictableTransactionError::Abort(StoreError::Corrupt {
-                        key: format!("l{id}"),
-                        reason: e.to_string(),
-                    })
-                })?;
-                if existing.classes == label.classes {
-                    return Ok((prediction, existing, false));
-                }
-                return Err(ConflictableTransactionError::Abort(
-                    StoreError::LabelConflict { id },
-                ));
-            }
-            tx.insert(&id_key(LABEL, id), label_value.as_slice())?;
-            tx.remove(&id_key(UNLABELLED, id))?;
-            Ok((prediction, label.clone(), true))
-        });
-        let (prediction, label, new) = outcome.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(source) => StoreError::Sled {
-                op: "insert label",
-                source,
-            },
-        })?;
-        if new {
-            // The label's key replaces the same-sized "unlabelled" key: the value is the growth.
-            self.bytes
-                .fetch_add(label_value.len() as u64, Ordering::Relaxed);
-            self.labelled.fetch_add(1, Ordering::Relaxed);
-            self.after_write().await?;
+            return Err(StoreError::LabelConflict { id });
         }
+        // Eviction may have removed the prediction meanwhile: then the label goes too.
+        if self
+            .tree
+            .get(id_key(PREDICTION, id))
+            .map_err(sled_err("read"))?
+            .is_none()
+        {
+            let _ = self.tree.remove(lkey);
+            return Err(unknown());
+        }
+        self.bytes
+            .fetch_add((lkey.len() + value.len()) as u64, Ordering::Relaxed);
+        self.labelled.fetch_add(1, Ordering::Relaxed);
+        self.after_write().await?;
         Ok(LabelOutcome {
             prediction,
             label,
-            new,
+            new: true,
         })
     }
 
@@ -350,65 +362,87 @@ impl Store {
             return Ok(());
         };
         let target = self.quota / 20 * 19;
-        for (prefix, reason) in [(UNLABELLED, 0usize), (PREDICTION, 1usize)] {
-            while self.bytes.load(Ordering::Relaxed) > target {
-                let Some(item) = self.tree.scan_prefix([prefix]).next() else {
-                    break;
-                };
-                let (key, _) = item.map_err(sled_err("scan"))?;
-                let Some(id) = key_id(&key) else { break };
-                let freed = self.remove_prediction(id, reason)?;
-                self.bytes.fetch_sub(
-                    freed.min(self.bytes.load(Ordering::Relaxed)),
-                    Ordering::Relaxed,
-                );
+        // Unlabelled first: walk predictions from the oldest, skipping labelled ones. Every id
+        // below the cursor is labelled or gone, so the walk resumes where it stopped.
+        let mut cursor = self.unlabelled_cursor.load(Ordering::Relaxed);
+        while self.bytes.load(Ordering::Relaxed) > target {
+            let Some(id) = self.next_prediction(cursor)? else {
+                break;
+            };
+            cursor = id + 1;
+            if self
+                .tree
+                .contains_key(id_key(LABEL, id))
+                .map_err(sled_err("read"))?
+            {
+                continue;
             }
+            self.remove_prediction(id, 0)?;
+        }
+        self.unlabelled_cursor.store(cursor, Ordering::Relaxed);
+        while self.bytes.load(Ordering::Relaxed) > target {
+            let Some(id) = self.next_prediction(0)? else {
+                break;
+            };
+            self.remove_prediction(id, 1)?;
         }
         Ok(())
     }
 
-    /// Removes a prediction with its label, index entries and correlation key, and counts it.
-    fn remove_prediction(&self, id: u64, reason: usize) -> Result<u64> {
-        let counter = counter_key(DROP_REASONS[reason]);
-        let freed = self
-            .tree
-            .transaction(|tx| {
-                let mut freed = 0u64;
-                let pkey = id_key(PREDICTION, id);
-                if let Some(bytes) = tx.remove(&pkey)? {
-                    freed += (pkey.len() + bytes.len()) as u64;
-                    if let Ok(p) = decode_prediction(&bytes)
-                        && let Some(key) = &p.correlation
-                    {
-                        let ckey = correlation_key(&p.model, key);
-                        if tx.remove(ckey.as_slice())?.is_some() {
-                            freed += (ckey.len() + 8) as u64;
-                        }
-                    }
-                }
-                for kind in [LABEL, UNLABELLED] {
-                    let key = id_key(kind, id);
-                    if let Some(bytes) = tx.remove(&key)? {
-                        freed += (key.len() + bytes.len()) as u64;
-                    }
-                }
-                let count = tx.get(counter.as_slice())?.map_or(0, |v| decode_u64(&v)) + 1;
-                tx.insert(counter.as_slice(), &count.to_be_bytes())?;
-                Ok::<_, ConflictableTransactionError<()>>(freed)
-            })
-            .map_err(|e| match e {
-                TransactionError::Storage(source) => StoreError::Sled {
-                    op: "evict",
-                    source,
-                },
-                TransactionError::Abort(()) => StoreError::NotDurable("aborted".into()),
-            })?;
-        self.dropped[reason].fetch_add(1, Ordering::Relaxed);
-        self.predictions.fetch_sub(1, Ordering::Relaxed);
-        if reason == 1 {
+    fn next_prediction(&self, from: u64) -> Result<Option<u64>> {
+        let start = id_key(PREDICTION, from).to_vec();
+        match self.tree.range(start..vec![PREDICTION + 1]).next() {
+            None => Ok(None),
+            Some(item) => Ok(key_id(&item.map_err(sled_err("scan"))?.0)),
+        }
+    }
+
+    /// Removes a prediction with its label and correlation key, and counts it. The label and
+    /// key go first, so a crash in between leaves at worst an unlabelled prediction.
+    fn remove_prediction(&self, id: u64, reason: usize) -> Result<()> {
+        let mut freed = 0u64;
+        let pkey = id_key(PREDICTION, id);
+        let Some(bytes) = self.tree.get(pkey).map_err(sled_err("read"))? else {
+            return Ok(());
+        };
+        let lkey = id_key(LABEL, id);
+        let labelled = match self.tree.remove(lkey).map_err(sled_err("evict"))? {
+            Some(label) => {
+                freed += (lkey.len() + label.len()) as u64;
+                true
+            }
+            None => false,
+        };
+        if let Ok(p) = decode_prediction(&bytes)
+            && let Some(key) = &p.correlation
+        {
+            let ckey = correlation_key(&p.model, key);
+            let owned = self
+                .tree
+                .compare_and_swap(&ckey, Some(&id.to_be_bytes()[..]), None as Option<&[u8]>)
+                .map_err(sled_err("evict"))?;
+            if owned.is_ok() {
+                freed += (ckey.len() + 8) as u64;
+            }
+        }
+        if self.tree.remove(pkey).map_err(sled_err("evict"))?.is_some() {
+            freed += (pkey.len() + bytes.len()) as u64;
+            self.predictions.fetch_sub(1, Ordering::Relaxed);
+        }
+        if labelled {
             self.labelled.fetch_sub(1, Ordering::Relaxed);
         }
-        Ok(freed)
+        let counter = counter_key(DROP_REASONS[reason]);
+        self.tree
+            .update_and_fetch(&counter, |old| {
+                Some((old.map_or(0, decode_u64) + 1).to_be_bytes().to_vec())
+            })
+            .map_err(sled_err("count"))?;
+        self.dropped[reason].fetch_add(1, Ordering::Relaxed);
+        let bytes_now = self.bytes.load(Ordering::Relaxed);
+        self.bytes
+            .fetch_sub(freed.min(bytes_now), Ordering::Relaxed);
+        Ok(())
     }
 
     /// One prediction and its label.

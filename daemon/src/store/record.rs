@@ -4,7 +4,6 @@
 //! prefix scan visits records oldest first (ids grow with time):
 //! - `p` id → [`PredictionRecord`] (JSON)
 //! - `l` id → [`LabelRecord`] (JSON)
-//! - `u` id → empty: the prediction has no label yet (the eviction order for unlabelled ones)
 //! - `c` model NUL key → id: a caller's correlation key
 //! - `m` name → u64: a persisted counter (records dropped and why)
 
@@ -42,7 +41,6 @@ pub struct LabelRecord {
 
 pub const PREDICTION: u8 = b'p';
 pub const LABEL: u8 = b'l';
-pub const UNLABELLED: u8 = b'u';
 pub const CORRELATION: u8 = b'c';
 pub const COUNTER: u8 = b'm';
 

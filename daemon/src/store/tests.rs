@@ -10,6 +10,7 @@ fn config(quota: u64) -> StoreConfig {
         quota_bytes: quota,
         sample_inputs: 0.0,
         background_flush: Duration::from_millis(500),
+        commit_interval: Duration::from_millis(1),
     }
 }
 

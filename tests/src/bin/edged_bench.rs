@@ -57,6 +57,7 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let mut idle_rss = None;
+    let mut loaded_rss: Vec<String> = Vec::new();
     for durable in [true, false] {
         let state = dir.path().join(format!("state-{durable}"));
         install_model(&state, "mlp", 1);
@@ -91,6 +92,9 @@ fn main() {
             per_second,
             hist,
         });
+        if let Some(kb) = rss_of(daemon.child.id()) {
+            loaded_rss.push(format!("{:.1} MB (durable ack {label})", kb as f64 / 1024.0));
+        }
         let _ = daemon.terminate();
     }
     println!("| path | durable ack | concurrency | predictions/s | p50 µs | p99 µs |");
@@ -122,6 +126,7 @@ fn main() {
         ),
         None => println!("idle RSS: unavailable"),
     }
+    println!("RSS after the runs above: {}", loaded_rss.join(", "));
 }
 
 fn rss_of(pid: u32) -> Option<u64> {
@@ -226,6 +231,9 @@ async fn mqtt_load(
         .set_inflight(window as u16 * 2)
         .set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut eventloop) = rumqttc::AsyncClient::new(options, window * 2);
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
     client
         .subscribe("edged/models/mlp/out", rumqttc::QoS::AtLeastOnce)
         .await
