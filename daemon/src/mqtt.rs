@@ -13,7 +13,7 @@
 //! not acknowledged when the daemon died is redelivered when it reconnects; give requests an
 //! `id` and the redelivery returns the stored prediction instead of making a second one.
 //! Acknowledgements go out in the order the messages arrived, as MQTT requires, while up to
-//! `PIPELINE` messages are processed at once.
+//! `PIPELINE` messages are processed at once, each in its own task.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -159,7 +159,8 @@ async fn process(
             biased;
             Some(done) = pending.next(), if !pending.is_empty() => finish(&client, done).await,
             message = rx.recv(), if pending.len() < PIPELINE => match message {
-                Some(publish) => pending.push_back(handle(service.clone(), prefix.clone(), publish)),
+                // Each message is its own task, so parsing and inference use every worker.
+                Some(publish) => pending.push_back(tokio::spawn(handle(service.clone(), prefix.clone(), publish))),
                 None => break,
             },
             () = shutdown.cancelled() => break,
@@ -177,7 +178,15 @@ async fn process(
     }
 }
 
-async fn finish(client: &AsyncClient, done: Handled) {
+async fn finish(client: &AsyncClient, done: Result<Handled, tokio::task::JoinError>) {
+    let done = match done {
+        Ok(done) => done,
+        Err(e) => {
+            // Not acknowledged: the broker redelivers it after the next reconnection.
+            tracing::error!(error = %e, "an MQTT message handler failed");
+            return;
+        }
+    };
     if let Some((topic, payload)) = done.reply
         && let Err(e) = client
             .publish(topic, QoS::AtLeastOnce, false, payload)

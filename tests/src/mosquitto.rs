@@ -43,7 +43,7 @@ impl Mosquitto {
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\nmax_queued_messages 100000\nlog_type error\n"
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\nmax_queued_messages 100000\nset_tcp_nodelay true\nlog_type error\n"
             ),
         )
         .unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
@@ -109,6 +109,37 @@ impl Mosquitto {
             .wait()
             .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
         assert!(status.success(), "mosquitto_pub to {topic} failed");
+    }
+
+    /// Publishes one message per line (QoS 1) with one `mosquitto_pub -l`.
+    pub fn publish_lines(&self, topic: &str, lines: &[String]) {
+        require("mosquitto_pub");
+        let mut child = Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-q",
+                "1",
+                "-t",
+                topic,
+                "-l",
+            ])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            for line in lines {
+                std::io::Write::write_all(&mut stdin, line.as_bytes())
+                    .unwrap_or_else(|e| panic!("{e}"));
+                std::io::Write::write_all(&mut stdin, b"\n").unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        let status = child
+            .wait()
+            .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
+        assert!(status.success(), "mosquitto_pub -l to {topic} failed");
     }
 
     /// Subscribes with mosquitto_sub, waiting for `count` messages; returns a handle whose

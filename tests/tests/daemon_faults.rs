@@ -392,3 +392,111 @@ fn model_swap_under_load_fails_no_request() {
         "1"
     );
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped (needs root, as the test script runs).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(path).expect("mkdir");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "cannot mount a tmpfs at {} (the full-disk test needs root)",
+            path.display()
+        );
+        Self(path.to_path_buf())
+    }
+
+    fn grow(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "cannot grow the tmpfs");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn full_disk_refuses_with_store_failed_keeps_serving_and_loses_no_acknowledged_prediction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let disk = SmallDisk::mount(&state, "3m");
+    install_model(&state, "mlp", 1);
+    let config = format!("{}[store]\nquota = \"1GiB\"\n", base_config(&state));
+    let d = Daemon::start(&state, &config);
+    let mut acked = HashMap::new();
+    let mut refused = None;
+    for i in 0..200_000u32 {
+        let request_id = format!("r{i}");
+        let (status, reply) = d.post_json(
+            "/v2/models/mlp/infer",
+            &mlp_request(Some(&request_id), 1, i),
+        );
+        if status == 200 {
+            acked.insert(
+                request_id,
+                reply["parameters"]["prediction_id"]
+                    .as_str()
+                    .expect("id")
+                    .to_string(),
+            );
+        } else {
+            refused = Some((status, reply));
+            break;
+        }
+    }
+    let (status, reply) = refused.expect("the disk never filled");
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (503, Some("store_failed")),
+        "{reply}"
+    );
+    assert!(acked.len() > 100, "only {} predictions fitted", acked.len());
+    // Still alive: health, metrics and the refusal counted.
+    assert_eq!(d.get_json("/v2/health/live").0, 200);
+    assert!(
+        d.metric("edged_errors_total{model=\"mlp\",reason=\"store_failed\"}")
+            .is_some_and(|n| n >= 1.0)
+    );
+    d.kill9();
+    // With room again, a restart finds every acknowledged prediction, once.
+    disk.grow("64m");
+    let d = Daemon::start(&state, &config);
+    let stored = all_predictions(&d);
+    let by_request: HashMap<String, String> = stored
+        .iter()
+        .filter_map(|(id, r, _)| Some((r.clone()?, id.clone())))
+        .collect();
+    assert_eq!(
+        by_request.len(),
+        stored.len(),
+        "a request id was stored twice"
+    );
+    for (request_id, id) in &acked {
+        assert_eq!(
+            by_request.get(request_id),
+            Some(id),
+            "acknowledged {request_id} lost after the disk filled"
+        );
+    }
+    assert_eq!(
+        d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 1))
+            .0,
+        200
+    );
+}

@@ -154,3 +154,76 @@ fn daemon_reconnects_after_the_broker_is_killed_and_restarted() {
     let broker = Mosquitto::start_on(dir.path(), port);
     wait_subscribed(&broker, &d);
 }
+
+#[test]
+fn kill_9_mid_stream_then_restart_processes_every_message_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Mosquitto::start(dir.path());
+    let state = dir.path().join("state");
+    install_model(&state, "mlp", 1);
+    let config = format!(
+        "{}[mqtt]\nbroker = \"{}\"\nclient_id = \"edged-crash\"\nreconnect_max = \"200ms\"\n",
+        base_config(&state),
+        broker.addr()
+    );
+    let d = Daemon::start(&state, &config);
+    wait_subscribed(&broker, &d);
+    let total = 3000usize;
+    let lines: Vec<String> = (0..total)
+        .map(|i| mlp_request(Some(&format!("k{i}")), 1, i as u32))
+        .collect();
+    // Kill the daemon once 300 predictions came out, while the rest wait at the broker in
+    // the daemon's persistent session or in its unacknowledged pipeline.
+    let sub = broker.subscribe("edged/models/mlp/out", 300);
+    broker.publish_lines("edged/models/mlp/in", &lines);
+    assert_eq!(sub.wait().len(), 300);
+    d.kill9();
+    // Without MQTT, see what survived the kill: a strict part of the stream.
+    let offline = Daemon::start(&state, &base_config(&state));
+    let survived = list_request_ids(&offline)
+        .iter()
+        .filter(|r| r.starts_with('k'))
+        .count();
+    assert!(
+        (300..total).contains(&survived),
+        "{survived} stored when killed"
+    );
+    offline.terminate();
+    let d = Daemon::start(&state, &config);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let stored = loop {
+        let stored = list_request_ids(&d);
+        let wanted = stored.iter().filter(|r| r.starts_with('k')).count();
+        if wanted >= total {
+            break stored;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {wanted} of {total} messages stored after the restart"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut seen = std::collections::HashSet::new();
+    for r in stored.iter().filter(|r| r.starts_with('k')) {
+        assert!(seen.insert(r.clone()), "request {r} stored twice");
+    }
+    assert_eq!(seen.len(), total);
+}
+
+fn list_request_ids(d: &Daemon) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (_, page) = d.get_json(&format!("/v2/models/mlp/predictions?{after}limit=1000"));
+        let items = page["predictions"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            return out;
+        }
+        out.extend(
+            items
+                .iter()
+                .filter_map(|p| p["correlation"].as_str().map(str::to_string)),
+        );
+        after = format!("after={}&", page["next_after"].as_str().unwrap_or_default());
+    }
+}

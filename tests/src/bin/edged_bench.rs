@@ -93,7 +93,10 @@ fn main() {
             hist,
         });
         if let Some(kb) = rss_of(daemon.child.id()) {
-            loaded_rss.push(format!("{:.1} MB (durable ack {label})", kb as f64 / 1024.0));
+            loaded_rss.push(format!(
+                "{:.1} MB (durable ack {label})",
+                kb as f64 / 1024.0
+            ));
         }
         let _ = daemon.terminate();
     }
@@ -111,7 +114,7 @@ fn main() {
         );
     }
     let direct = rows[0].hist.value_at_quantile(0.5) as f64;
-    for r in rows.iter().filter(|r| r.clients == 1) {
+    for r in rows.iter().skip(1).filter(|r| r.clients == 1) {
         println!(
             "added p50 over the executor, {} durable {}: {:.0} µs",
             r.path,
