@@ -175,8 +175,7 @@ impl Service {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
-    fn model(&self, name: &str, kind_if_missing: ErrorKind) -> Result<Arc<ServedModel>, ApiError> {
-        let _ = kind_if_missing;
+    fn model(&self, name: &str) -> Result<Arc<ServedModel>, ApiError> {
         self.registry.get(name).ok_or_else(|| {
             self.metrics.record_error(None, ErrorKind::UnknownModel);
             ApiError::new(
@@ -203,7 +202,7 @@ impl Service {
         body: &[u8],
     ) -> Result<PredictionReply, ApiError> {
         let started = Instant::now();
-        let served = self.model(model_name, ErrorKind::UnknownModel)?;
+        let served = self.model(model_name)?;
         let result = self.predict_with(&served, body, started).await;
         if let Err(e) = &result {
             self.metrics
@@ -313,7 +312,7 @@ impl Service {
 
     /// Attaches ground truth to a stored prediction of `model_name`.
     pub async fn label(&self, model_name: &str, body: &[u8]) -> Result<LabelReply, ApiError> {
-        let served = self.model(model_name, ErrorKind::UnknownModel)?;
+        let served = self.model(model_name)?;
         let result = self.label_with(&served, body).await;
         if let Err(e) = &result {
             self.metrics

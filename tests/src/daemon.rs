@@ -237,3 +237,29 @@ pub fn mlp_request(id: Option<&str>, rows: usize, seed: u32) -> String {
     }
     request.to_string()
 }
+
+/// Installs a one-score binary classifier as `state/models/NAME/1`: score = sigmoid(x[0])
+/// for inputs of shape [batch, 2] (a Gemm with weights [1, 0] and bias 0, then a Sigmoid).
+pub fn install_binary_model(state: &Path, name: &str) {
+    let dir = state.join("models").join(name).join("1");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let spec = serde_json::json!({
+        "format_version": 1, "name": name, "version": 1, "producer": "e2e test",
+        "inputs": [{"name": "x", "datatype": "FP32", "shape": ["batch", 2]}],
+        "outputs": [{"name": "score", "datatype": "FP32", "shape": ["batch", 1]}],
+        "nodes": [
+            {"name": "gemm", "op": {"type": "Gemm", "alpha": 1.0, "beta": 1.0, "trans_a": false, "trans_b": true},
+             "inputs": ["x", "w", "b"], "outputs": ["logit"]},
+            {"name": "sigmoid", "op": {"type": "Sigmoid"}, "inputs": ["logit"], "outputs": ["score"]}
+        ]
+    });
+    std::fs::write(dir.join("model.json"), spec.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let header = br#"{"w":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    for v in [1.0f32, 0.0, 0.0] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(dir.join("weights.safetensors"), bytes).unwrap_or_else(|e| panic!("{e}"));
+    set_current(state, name, 1);
+}

@@ -378,3 +378,117 @@ fn status_command_summarises_a_running_daemon() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("cannot reach edged"), "{stderr}");
 }
+
+#[test]
+fn two_models_are_served_side_by_side_with_their_own_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    install_model(&state, "mlp", 1);
+    install_model(&state, "mlp-b", 7);
+    let config = format!("{}[models.mlp-b]\ndevice = \"cpu\"\n", base_config(&state));
+    let d = Daemon::start(&state, &config);
+    let (status, a) = d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 1));
+    assert_eq!(status, 200);
+    for i in 0..3 {
+        let (status, b) = d.post_json("/v2/models/mlp-b/infer", &mlp_request(None, 1, i));
+        assert_eq!((status, b["model_version"].as_str()), (200, Some("7")));
+        assert_eq!(b["model_name"], "mlp-b");
+    }
+    assert_eq!(a["model_version"], "1");
+    assert_eq!(
+        d.metric("edged_predictions_total{model=\"mlp\",version=\"1\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        d.metric("edged_predictions_total{model=\"mlp-b\",version=\"7\"}"),
+        Some(3.0)
+    );
+    // A prediction belongs to its model: it cannot be read or labelled through the other.
+    let id = a["parameters"]["prediction_id"].as_str().expect("id");
+    assert_eq!(
+        d.get_json(&format!("/v2/models/mlp-b/predictions/{id}")).0,
+        404
+    );
+    let label = serde_json::json!({"prediction_id": id, "label": 1}).to_string();
+    assert_eq!(
+        d.post_json("/v2/models/mlp-b/labels", &label).1["code"],
+        "unknown_prediction"
+    );
+}
+
+#[test]
+fn inputs_are_stored_for_the_sampled_share_of_predictions() {
+    for (share, expected) in [("1.0", true), ("0.0", false)] {
+        let (_dir, d) = daemon(&format!("[store]\nsample_inputs = {share}\n"));
+        let request = mlp_request(None, 2, 5);
+        let (_, reply) = d.post_json("/v2/models/mlp/infer", &request);
+        let id = reply["parameters"]["prediction_id"].as_str().expect("id");
+        let (_, stored) = d.get_json(&format!("/v2/models/mlp/predictions/{id}"));
+        assert_eq!(
+            stored["inputs"].is_array(),
+            expected,
+            "sample_inputs = {share}: {stored}"
+        );
+        if expected {
+            let sent: Value = serde_json::from_str(&request).expect("json");
+            assert_eq!(stored["inputs"][0]["shape"], serde_json::json!([2, 16]));
+            let sent_data = sent["inputs"][0]["data"].as_array().expect("data");
+            let kept = stored["inputs"][0]["data"].as_array().expect("data");
+            assert_eq!(sent_data.len(), kept.len());
+            for (a, b) in sent_data.iter().zip(kept) {
+                let (a, b) = (a.as_f64().expect("n"), b.as_f64().expect("n"));
+                assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+            }
+        }
+    }
+}
+
+#[test]
+fn binary_model_reports_roc_auc_and_threshold_accuracy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    e2e::daemon::install_binary_model(&state, "fraud");
+    let config = format!(
+        "state_dir = \"{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[models.fraud]\ndevice = \"cpu\"\nbinary_threshold = 0.5\n",
+        state.display()
+    );
+    let d = Daemon::start(&state, &config);
+    // score = sigmoid(x0). Positives at x0 = -1, 1, 2; negatives at -2, 0.3, 0:
+    // 7 of 9 (positive, negative) pairs are ranked right, so AUC = 7/9; at threshold 0.5
+    // the predictions are [0, 1, 0, 1, 1, 1] against truth [0, 0, 1, 1, 1, 0]: accuracy 1/2.
+    let x0 = [-2.0, 0.3, -1.0, 1.0, 2.0, 0.0];
+    let data: Vec<f64> = x0.iter().flat_map(|&v| [v, 9.0]).collect();
+    let request = serde_json::json!({"inputs": [{"name": "x", "shape": [6, 2], "datatype": "FP32", "data": data}]});
+    let (status, reply) = d.post_json("/v2/models/fraud/infer", &request.to_string());
+    assert_eq!(status, 200, "{reply}");
+    let id = reply["parameters"]["prediction_id"].clone();
+    let label = serde_json::json!({"prediction_id": id, "label": [0, 0, 1, 1, 1, 0]});
+    assert_eq!(
+        d.post_json("/v2/models/fraud/labels", &label.to_string()).0,
+        200
+    );
+    let auc = d
+        .metric("edged_model_roc_auc{model=\"fraud\",version=\"1\"}")
+        .expect("auc");
+    assert!((auc - 7.0 / 9.0).abs() < 1e-9, "{auc}");
+    assert_eq!(
+        d.metric("edged_model_accuracy{model=\"fraud\",version=\"1\"}"),
+        Some(0.5)
+    );
+    // Class 1: predicted 4 times, 2 right (precision 0.5); 3 actual, 2 found (recall 2/3).
+    assert_eq!(
+        d.metric("edged_model_precision{model=\"fraud\",version=\"1\",class=\"1\"}"),
+        Some(0.5)
+    );
+    let recall = d
+        .metric("edged_model_recall{model=\"fraud\",version=\"1\",class=\"1\"}")
+        .expect("recall");
+    assert!((recall - 2.0 / 3.0).abs() < 1e-9);
+    // A class outside {0, 1} is refused for a binary model.
+    let (_, reply) = d.post_json("/v2/models/fraud/infer", &request.to_string());
+    let bad = serde_json::json!({"prediction_id": reply["parameters"]["prediction_id"], "label": [0, 0, 2, 1, 1, 0]});
+    assert_eq!(
+        d.post_json("/v2/models/fraud/labels", &bad.to_string()).1["code"],
+        "bad_label"
+    );
+}
