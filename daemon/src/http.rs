@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::ErrorKind;
-use crate::service::{ApiError, Service};
+use crate::service::{Admission, ApiError, Service};
 
 type Shared = State<Arc<Service>>;
 
@@ -161,7 +161,7 @@ async fn infer(State(service): Shared, Path(name): Path<String>, body: Body) -> 
         Ok(b) => b,
         Err(e) => return error(&service.refuse(&name, e)),
     };
-    match service.predict(&name, &body).await {
+    match service.predict(&name, &body, Admission::Refuse).await {
         Ok(reply) => json(200, reply.to_json()),
         Err(e) => error(&e),
     }

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::MqttConfig;
-use crate::service::{ApiError, Service};
+use crate::service::{Admission, ApiError, Service};
 
 /// Messages processed at once.
 const PIPELINE: usize = 256;
@@ -212,7 +212,7 @@ async fn handle(service: Arc<Service>, prefix: String, publish: Publish) -> Hand
     let payload = &publish.payload;
     let result = match kind {
         "in" => service
-            .predict(model, payload)
+            .predict(model, payload, Admission::Wait)
             .await
             .map(|r| Some((format!("{base}/out"), r.to_json()))),
         _ => service.label(model, payload).await.map(|_| None),

@@ -40,7 +40,7 @@ impl ApiError {
             ErrorKind::LabelConflict => 409,
             ErrorKind::TooLarge => 413,
             ErrorKind::ModelFailed => 500,
-            ErrorKind::Overloaded | ErrorKind::StoreFailed | ErrorKind::NotReady => 503,
+            ErrorKind::Overloaded | ErrorKind::StoreFailed => 503,
         }
     }
 
@@ -135,6 +135,13 @@ pub struct LabelReply {
     pub durable: bool,
 }
 
+/// What to do with a request when `limits.max_in_flight` requests are being served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Refuse,
+    Wait,
+}
+
 /// Longest caller-chosen request id kept as a correlation key.
 pub const MAX_REQUEST_ID: usize = 256;
 
@@ -196,14 +203,28 @@ impl Service {
     }
 
     /// Answers an Open Inference Protocol request for `model_name` and stores the prediction.
+    /// With `Admission::Refuse` a request over `limits.max_in_flight` is refused as
+    /// overloaded (HTTP: the caller retries); with `Admission::Wait` it waits for a slot (MQTT:
+    /// the message is already accepted from the broker and its pipeline is bounded).
     pub async fn predict(
         &self,
         model_name: &str,
         body: &[u8],
+        admission: Admission,
     ) -> Result<PredictionReply, ApiError> {
         let started = Instant::now();
         let served = self.model(model_name)?;
-        let result = self.predict_with(&served, body, started).await;
+        let permit = match admission {
+            Admission::Refuse => self.in_flight.try_acquire().ok(),
+            Admission::Wait => self.in_flight.acquire().await.ok(),
+        };
+        let result = match permit {
+            Some(_permit) => self.predict_with(&served, body, started).await,
+            None => Err(ApiError::new(
+                ErrorKind::Overloaded,
+                "too many requests in flight; retry shortly",
+            )),
+        };
         if let Err(e) = &result {
             self.metrics
                 .record_error(Some((&served.name, served.version)), e.kind);
@@ -217,18 +238,8 @@ impl Service {
         body: &[u8],
         started: Instant,
     ) -> Result<PredictionReply, ApiError> {
-        let _permit = self.in_flight.try_acquire().map_err(|_| {
-            ApiError::new(
-                ErrorKind::Overloaded,
-                "too many requests in flight; retry shortly",
-            )
-        })?;
-        if !self.is_ready() {
-            return Err(ApiError::new(
-                ErrorKind::NotReady,
-                "the daemon is shutting down",
-            ));
-        }
+        // No readiness check here: what reached the service during a drain is served (the
+        // store stays open until the front ends have stopped), so nothing accepted is dropped.
         if body.len() > self.max_request_bytes {
             return Err(too_large(body.len(), self.max_request_bytes));
         }

@@ -32,11 +32,10 @@ pub enum ErrorKind {
     Overloaded,
     ModelFailed,
     StoreFailed,
-    NotReady,
 }
 
 impl ErrorKind {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 10] = [
         Self::NotJson,
         Self::BadInput,
         Self::TooLarge,
@@ -47,7 +46,6 @@ impl ErrorKind {
         Self::Overloaded,
         Self::ModelFailed,
         Self::StoreFailed,
-        Self::NotReady,
     ];
 
     pub fn code(self) -> &'static str {
@@ -62,7 +60,6 @@ impl ErrorKind {
             Self::Overloaded => "overloaded",
             Self::ModelFailed => "model_failed",
             Self::StoreFailed => "store_failed",
-            Self::NotReady => "not_ready",
         }
     }
 }
