@@ -1,0 +1,22 @@
+//! The wire protocol between `edged` on the boxes and the fleet server, shared by both so
+//! neither side can drift: MQTT topics ([`topics`]), device identity ([`identity`]), signed
+//! envelopes with per-device sequence numbers ([`envelope`]) and the compact record batches
+//! that carry the buffer up ([`records`]). PROTOCOL.md at the repository root describes the
+//! bytes; this crate is the one implementation of it.
+//!
+//! Security does not depend on the broker: every device-to-fleet message is signed by the
+//! device's ed25519 key, names its device, and carries a sequence number that must grow, so a
+//! forged, replayed or misattributed message is refused by the fleet whatever the broker let
+//! through.
+
+pub mod envelope;
+mod error;
+pub mod identity;
+pub mod records;
+pub mod topics;
+
+pub use error::ProtocolError;
+
+/// The protocol version this build speaks. A message of another version is refused with
+/// [`ProtocolError::UnsupportedVersion`], never guessed at.
+pub const PROTOCOL_VERSION: u8 = 1;
