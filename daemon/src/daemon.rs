@@ -50,7 +50,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     })?;
     let store_dir = config.store_dir();
     let store_config = config.store.clone();
-    let store = blocking(move || Store::open(&store_dir, &store_config)).await??;
+    let outbox = config.fleet.is_some();
+    let store = blocking(move || Store::open(&store_dir, &store_config, outbox)).await??;
     let metrics = Arc::new(Metrics::new(config.metrics.clone()));
     let load_config = config.clone();
     let load_metrics = metrics.clone();
@@ -92,6 +93,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         ))
     });
     tracker.spawn(reload_on_sighup(service.clone(), serving.clone()));
+    let device_id = match &config.fleet {
+        Some(fleet) => {
+            let path = config.state_dir.join("device.key");
+            let key = edge_protocol::identity::load_or_create(&path)
+                .map_err(|source| DaemonError::StateDir { path, source })?;
+            let id = edge_protocol::identity::device_id(&key.verifying_key());
+            tracker.spawn(crate::uplink::run(
+                fleet.clone(),
+                key,
+                service.clone(),
+                serving.clone(),
+            ));
+            Some(id)
+        }
+        None => None,
+    };
     if let Some(interval) = crate::systemd::watchdog_interval() {
         tracker.spawn(crate::systemd::watchdog(
             interval,
@@ -111,12 +128,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     crate::systemd::notify_ready(&summary);
     tracing::info!("{summary}");
     println!(
-        "edged ready http={http_addr} mqtt={} models={}",
+        "edged ready http={http_addr} mqtt={} models={} device={}",
         config
             .mqtt
             .as_ref()
             .map_or("off".to_string(), |m| format!("{}:{}", m.host, m.port)),
-        models.join(",")
+        models.join(","),
+        device_id.as_deref().unwrap_or("-")
     );
 
     shutdown.cancelled().await;

@@ -14,3 +14,4 @@ pub mod service;
 pub mod status;
 pub mod store;
 pub mod systemd;
+pub mod uplink;

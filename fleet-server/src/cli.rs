@@ -29,6 +29,38 @@ pub enum Command {
     /// Model registry operations.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Run the fleet server: embedded MQTT broker (or an external one), device ingest and
+    /// the admin API, until SIGTERM.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Enrolled devices, through the admin API.
+    Devices {
+        /// Admin API address.
+        #[arg(long, default_value = "127.0.0.1:8070")]
+        addr: std::net::SocketAddr,
+        /// Admin token; FLEET_ADMIN_TOKEN when absent (keeps it out of the process list).
+        #[arg(long)]
+        token: Option<String>,
+        #[command(subcommand)]
+        action: DevicesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// Every device that said hello, with its state.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One device: key, state, last seen, status, telemetry, records.
+    Show { id: String },
+    /// Accept a pending device's records from now on.
+    Approve { id: String },
+    /// Refuse a device's messages from now on.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +96,18 @@ pub enum ModelCommand {
 /// Runs a parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Serve { config } => serve(&config),
+        Command::Devices {
+            addr,
+            token,
+            action,
+        } => match token.or_else(|| std::env::var("FLEET_ADMIN_TOKEN").ok()) {
+            Some(token) => devices(addr, &token, action),
+            None => {
+                eprintln!("error: give --token or set FLEET_ADMIN_TOKEN");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Command::Model(ModelCommand::Import {
             onnx,
             name,
@@ -128,6 +172,83 @@ fn print_diffs(diffs: &[edge_model::checks::OutputDiff]) {
                 w.worst_ratio * 100.0,
                 if w.passed() { "ok" } else { "FAILED" }
             );
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        })
+}
+
+fn serve(path: &std::path::Path) -> ExitCode {
+    let config = match crate::serve::ServeConfig::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let token = shutdown.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                token.cancel();
+            }
+        });
+        crate::serve::run(config, shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn devices(addr: std::net::SocketAddr, token: &str, action: DevicesCommand) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let (method, path) = match &action {
+        DevicesCommand::List { .. } => ("GET", "/api/devices".to_string()),
+        DevicesCommand::Show { id } => ("GET", format!("/api/devices/{id}")),
+        DevicesCommand::Approve { id } => ("POST", format!("/api/devices/{id}/approve")),
+        DevicesCommand::Revoke { id } => ("POST", format!("/api/devices/{id}/revoke")),
+    };
+    match runtime.block_on(crate::devices_cli::call(addr, token, method, &path)) {
+        Ok(value) => {
+            match action {
+                DevicesCommand::List { json: false } => {
+                    print!("{}", crate::devices_cli::render_list(&value))
+                }
+                _ => println!("{value:#}"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
         }
     }
 }

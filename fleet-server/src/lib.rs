@@ -1,5 +1,7 @@
-//! The fleet server library. Today: model import (ONNX → verified model directory).
-//! The `fleet` binary is a thin CLI over it.
+//! The fleet server library: model import (ONNX → verified model directory) and `fleet
+//! serve` (embedded broker, device ingest, admin API). The `fleet` binary is a thin CLI over it.
 
 pub mod cli;
+pub mod devices_cli;
 pub mod model;
+pub mod serve;

@@ -53,6 +53,8 @@ pub fn base_config(state: &Path) -> String {
 pub struct Daemon {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The device id, when the daemon talks to a fleet.
+    pub device: Option<String>,
     pub state: PathBuf,
     pub config: PathBuf,
     pub stderr_log: PathBuf,
@@ -92,15 +94,21 @@ impl Daemon {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(120);
-        let addr = loop {
+        let (addr, device) = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(rest) = line.strip_prefix("edged ready http=") {
                         let addr = rest.split_whitespace().next().unwrap_or_default();
-                        break addr
+                        let device = rest
+                            .split_whitespace()
+                            .find_map(|w| w.strip_prefix("device="))
+                            .filter(|d| *d != "-")
+                            .map(str::to_string);
+                        let addr = addr
                             .parse()
                             .unwrap_or_else(|e| panic!("ready line {line}: {e}"));
+                        break (addr, device);
                     }
                 }
                 Err(_) => {
@@ -114,6 +122,7 @@ impl Daemon {
         Self {
             child,
             addr,
+            device,
             state: state.to_path_buf(),
             config: config_path,
             stderr_log,
@@ -186,6 +195,18 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> 
     try_http(addr, method, path, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
+/// [`http`] with extra request headers.
+pub fn http_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    try_http_with_headers(addr, method, path, body, headers)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
 /// Like [`http`], but an I/O failure (daemon killed mid-request) is an error.
 pub fn try_http(
     addr: SocketAddr,
@@ -193,11 +214,25 @@ pub fn try_http(
     path: &str,
     body: Option<&[u8]>,
 ) -> std::io::Result<(u16, String)> {
+    try_http_with_headers(addr, method, path, body, &[])
+}
+
+fn try_http_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let body = body.unwrap_or_default();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;

@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests that start the real `edged` and `fleet` binaries.
 
 pub mod daemon;
+pub mod fleet;
 pub mod mosquitto;
 
 use std::path::{Path, PathBuf};

@@ -6,10 +6,7 @@
 //! `examples/edged.toml` is the annotated reference; a minimal file needs only `state_dir`
 //! and one `[models.NAME]` table.
 
-mod fields;
-
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,7 +14,7 @@ use std::time::Duration;
 use edge_model::DeviceChoice;
 use serde_json::{Map, Value};
 
-pub use fields::{ConfigIssue, Fields};
+pub use edge_config::{ConfigIssue, Fields};
 
 /// The whole daemon configuration, checked.
 #[derive(Debug, Clone)]
@@ -33,6 +30,24 @@ pub struct Config {
     /// How long SIGTERM waits for in-flight requests before flushing and exiting.
     pub shutdown_grace: Duration,
     pub models: Vec<ModelConfig>,
+    /// The fleet server link; `None` when `fleet.broker` is not set.
+    pub fleet: Option<FleetConfig>,
+}
+
+/// How the daemon reaches the fleet server.
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    pub host: String,
+    pub port: u16,
+    /// The fleet's ed25519 public key (hex): acks and instructions must be signed by it.
+    pub public_key: String,
+    /// Records per uploaded batch.
+    pub batch_size: usize,
+    /// Resend a batch that was not acknowledged within this.
+    pub ack_timeout: Duration,
+    pub telemetry_interval: Duration,
+    /// Longest wait between reconnection attempts (with jitter).
+    pub reconnect_max: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -100,33 +115,11 @@ pub struct ModelConfig {
 pub enum ConfigError {
     #[error("cannot read config {path}: {reason}")]
     Read { path: PathBuf, reason: String },
-    #[error("{}", Invalid::display(.path, .issues))]
+    #[error("{}", edge_config::report(.path, .issues))]
     Invalid {
         path: PathBuf,
         issues: Vec<ConfigIssue>,
     },
-}
-
-struct Invalid;
-impl Invalid {
-    fn display(path: &Path, issues: &[ConfigIssue]) -> String {
-        let mut out = format!(
-            "config {} has {} problem{}:",
-            path.display(),
-            issues.len(),
-            if issues.len() == 1 { "" } else { "s" }
-        );
-        for issue in issues {
-            out.push_str(&format!("\n  {}: {}", issue.key, issue.message));
-        }
-        out
-    }
-}
-
-impl fmt::Display for ConfigIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
-    }
 }
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -144,29 +137,11 @@ impl Config {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let overrides: config::Map<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("EDGED_") && k != "EDGED_LOG")
-            .collect();
-        let read_error = |reason: String| ConfigError::Read {
-            path: path.to_path_buf(),
-            reason,
-        };
-        if !path.is_file() {
-            return Err(read_error("no such file".into()));
-        }
-        let tree: Value = config::Config::builder()
-            .add_source(config::File::from(path).format(config::FileFormat::Toml))
-            .add_source(
-                config::Environment::with_prefix("EDGED")
-                    .prefix_separator("_")
-                    .separator("__")
-                    .try_parsing(true)
-                    .source(Some(overrides)),
-            )
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| read_error(e.to_string()))?;
+        let tree =
+            edge_config::read_tree(path, "EDGED", env).map_err(|reason| ConfigError::Read {
+                path: path.to_path_buf(),
+                reason,
+            })?;
         let empty = Map::new();
         let root = tree.as_object().unwrap_or(&empty);
         let mut issues = Vec::new();
@@ -197,6 +172,7 @@ impl Config {
         let metrics = f.table("metrics", issues).unwrap_or(&empty);
         let shutdown = f.table("shutdown", issues).unwrap_or(&empty);
         let models = f.table("models", issues);
+        let fleet = f.table("fleet", issues).unwrap_or(&empty);
         f.finish(issues);
 
         let http = {
@@ -263,6 +239,7 @@ impl Config {
             grace
         };
         let models = check_models(models, issues);
+        let fleet = check_fleet(fleet, issues);
         Some(Self {
             state_dir: state_dir?,
             http,
@@ -272,6 +249,7 @@ impl Config {
             metrics,
             shutdown_grace,
             models,
+            fleet,
         })
     }
 
@@ -348,6 +326,87 @@ fn check_mqtt(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opti
             None
         }
     }
+}
+
+fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<FleetConfig> {
+    let mut f = Fields::new("fleet", table);
+    let broker = f.string("broker", issues);
+    let transport = f.string("transport", issues);
+    let public_key = f.string("public_key", issues);
+    let batch_size = f.integer("batch_size", 500, (1, 100_000), issues) as usize;
+    let ack_timeout = f.duration(
+        "ack_timeout",
+        10 * SECOND,
+        (Duration::from_millis(100), 3600 * SECOND),
+        issues,
+    );
+    let telemetry_interval = f.duration(
+        "telemetry_interval",
+        30 * SECOND,
+        (Duration::from_millis(100), DAY),
+        issues,
+    );
+    let reconnect_max = f.duration(
+        "reconnect_max",
+        30 * SECOND,
+        (Duration::from_millis(10), 3600 * SECOND),
+        issues,
+    );
+    let keys = (f.key("broker"), f.key("transport"), f.key("public_key"));
+    f.finish(issues);
+    let broker = broker?;
+    let mut ok = true;
+    match transport.as_deref() {
+        Some("tcp") => {}
+        Some("tls") => {
+            ok = false;
+            issues.push(ConfigIssue {
+                key: keys.1.clone(),
+                message: "TLS to the fleet broker is not implemented yet; say \"tcp\" to send \
+                          in plain text on a trusted network"
+                    .into(),
+            });
+        }
+        _ => {
+            ok = false;
+            issues.push(ConfigIssue {
+                key: keys.1.clone(),
+                message: "required: \"tcp\" (plain text is used only when said explicitly)".into(),
+            });
+        }
+    }
+    let public_key = match public_key {
+        Some(k) if edge_protocol::identity::parse_public_key(&k).is_ok() => k,
+        _ => {
+            issues.push(ConfigIssue {
+                key: keys.2,
+                message: "required: the fleet's ed25519 public key in hex (STATE_DIR/fleet.pub \
+                          of `fleet serve`)"
+                    .into(),
+            });
+            return None;
+        }
+    };
+    let parsed = broker
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .filter(|(h, p)| !h.is_empty() && *p != 0);
+    let Some((host, port)) = parsed else {
+        issues.push(ConfigIssue {
+            key: keys.0,
+            message: format!("'{broker}' is not host:port"),
+        });
+        return None;
+    };
+    ok.then_some(FleetConfig {
+        host,
+        port,
+        public_key,
+        batch_size,
+        ack_timeout,
+        telemetry_interval,
+        reconnect_max,
+    })
 }
 
 fn check_models(

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use commit::{CommitStats, GroupCommit};
-use record::{COUNTER, LABEL, PREDICTION, correlation_key, counter_key, id_key, key_id};
+use record::{COUNTER, LABEL, OUTBOX, PREDICTION, correlation_key, counter_key, id_key, key_id};
 pub use record::{LabelRecord, PredictionRecord, now_ms};
 
 use crate::config::StoreConfig;
@@ -122,6 +122,9 @@ pub struct Store {
     evicting: Mutex<()>,
     /// Eviction of unlabelled predictions resumes from here (ids below are labelled or gone).
     unlabelled_cursor: AtomicU64,
+    /// Next outbox sequence number, or `None` when nothing is uploaded (no fleet configured).
+    outbox: Option<AtomicU64>,
+    outbox_len: AtomicU64,
     /// Serialises writes that share a correlation key (by hash stripe).
     key_locks: [Mutex<()>; KEY_STRIPES],
 }
@@ -141,7 +144,9 @@ fn lock(m: &Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
 
 impl Store {
     /// Opens (or creates) the buffer and rebuilds its counts from what is on disk.
-    pub fn open(dir: &Path, config: &StoreConfig) -> Result<Self> {
+    /// Opens (or creates) the buffer; with `outbox`, every new prediction and label is also
+    /// queued for upload to the fleet.
+    pub fn open(dir: &Path, config: &StoreConfig, outbox: bool) -> Result<Self> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(8 << 20)
@@ -166,7 +171,19 @@ impl Store {
             evicting: Mutex::new(()),
             unlabelled_cursor: AtomicU64::new(0),
             key_locks: std::array::from_fn(|_| Mutex::new(())),
+            outbox: None,
+            outbox_len: AtomicU64::new(0),
         };
+        let mut store = store;
+        if outbox {
+            let next = match store.tree.scan_prefix([OUTBOX]).last() {
+                Some(item) => key_id(&item.map_err(sled_err("scan"))?.0).map_or(0, |s| s + 1),
+                None => 0,
+            };
+            let len = store.tree.scan_prefix([OUTBOX]).count() as u64;
+            store.outbox = Some(AtomicU64::new(next));
+            store.outbox_len.store(len, Ordering::Relaxed);
+        }
         store.rebuild_counts()?;
         Ok(store)
     }
@@ -243,6 +260,7 @@ impl Store {
         } else {
             self.tree.insert(pkey, value).map_err(sled_err("insert"))?;
         }
+        added += self.enqueue(b'P', record.id)?;
         self.bytes.fetch_add(added, Ordering::Relaxed);
         self.predictions.fetch_add(1, Ordering::Relaxed);
         self.after_write().await?;
@@ -334,6 +352,8 @@ impl Store {
         self.bytes
             .fetch_add((lkey.len() + value.len()) as u64, Ordering::Relaxed);
         self.labelled.fetch_add(1, Ordering::Relaxed);
+        let queued = self.enqueue(b'L', id)?;
+        self.bytes.fetch_add(queued, Ordering::Relaxed);
         self.after_write().await?;
         Ok(LabelOutcome {
             prediction,
@@ -443,6 +463,104 @@ impl Store {
         self.bytes
             .fetch_sub(freed.min(bytes_now), Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Queues a record for upload (after the record itself is written: sled recovers a
+    /// prefix of its log, so an outbox entry never survives without its record). Returns the
+    /// bytes added.
+    fn enqueue(&self, kind: u8, id: u64) -> Result<u64> {
+        let Some(next) = &self.outbox else {
+            return Ok(0);
+        };
+        let seq = next.fetch_add(1, Ordering::SeqCst);
+        let mut value = [0u8; 9];
+        value[0] = kind;
+        value[1..].copy_from_slice(&id.to_be_bytes());
+        self.tree
+            .insert(id_key(OUTBOX, seq), &value)
+            .map_err(sled_err("queue"))?;
+        self.outbox_len.fetch_add(1, Ordering::Relaxed);
+        Ok(18)
+    }
+
+    /// The oldest queued records, up to `max`: (outbox seq, record). A record evicted since
+    /// it was queued comes back as `None`, to be removed with the batch.
+    pub fn outbox_batch(
+        &self,
+        max: usize,
+    ) -> Result<Vec<(u64, Option<edge_protocol::records::Entry>)>> {
+        use edge_protocol::records::{Entry, Tensor};
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([OUTBOX]).take(max) {
+            let (key, value) = item.map_err(sled_err("scan"))?;
+            let Some(seq) = key_id(&key) else { continue };
+            let id = key_id(&value).unwrap_or(u64::MAX);
+            let entry = match value.first() {
+                Some(b'P') => self.get(id)?.map(|(p, _)| Entry::Prediction {
+                    id: p.id,
+                    model: p.model,
+                    version: p.version,
+                    time_ms: p.time_ms,
+                    latency_us: p.latency_us,
+                    device: p.device,
+                    correlation: p.correlation,
+                    outputs: p
+                        .outputs
+                        .into_iter()
+                        .map(|t| Tensor {
+                            name: t.name,
+                            shape: t.shape.iter().map(|&d| d as u32).collect(),
+                            data: t.data,
+                        })
+                        .collect(),
+                }),
+                Some(b'L') => self.label(id)?.map(|l| Entry::Label {
+                    id,
+                    time_ms: l.time_ms,
+                    classes: l.classes,
+                }),
+                _ => None,
+            };
+            out.push((seq, entry));
+        }
+        Ok(out)
+    }
+
+    /// Removes outbox entries once the fleet acknowledged them.
+    pub fn outbox_remove(&self, seqs: &[u64]) -> Result<()> {
+        for &seq in seqs {
+            if self
+                .tree
+                .remove(id_key(OUTBOX, seq))
+                .map_err(sled_err("dequeue"))?
+                .is_some()
+            {
+                self.outbox_len.fetch_sub(1, Ordering::Relaxed);
+                let now = self.bytes.load(Ordering::Relaxed);
+                self.bytes.fetch_sub(18.min(now), Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records waiting for upload.
+    pub fn outbox_len(&self) -> u64 {
+        self.outbox_len.load(Ordering::Relaxed)
+    }
+
+    /// The next uplink envelope sequence number: above the last one used (persisted) and
+    /// above the clock in microseconds, so neither a crash nor a restored backup reuses one.
+    pub fn next_uplink_seq(&self) -> Result<u64> {
+        let floor = now_ms() * 1000;
+        let key = counter_key("uplink_seq");
+        let value = self
+            .tree
+            .update_and_fetch(&key, |old| {
+                let next = old.map_or(0, decode_u64).max(floor) + 1;
+                Some(next.to_be_bytes().to_vec())
+            })
+            .map_err(sled_err("sequence"))?;
+        Ok(value.map_or(floor + 1, |v| decode_u64(&v)))
     }
 
     /// One prediction and its label.

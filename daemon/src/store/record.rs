@@ -6,6 +6,8 @@
 //! - `l` id → [`LabelRecord`] (JSON)
 //! - `c` model NUL key → id: a caller's correlation key
 //! - `m` name → u64: a persisted counter (records dropped and why)
+//! - `o` seq → `P`|`L` + id: the upload outbox, in arrival order (only with a fleet configured);
+//!   an entry is removed when the fleet acknowledged the batch that carried it
 
 use edge_model::oip::ResponseTensor;
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,7 @@ pub const PREDICTION: u8 = b'p';
 pub const LABEL: u8 = b'l';
 pub const CORRELATION: u8 = b'c';
 pub const COUNTER: u8 = b'm';
+pub const OUTBOX: u8 = b'o';
 
 pub fn id_key(kind: u8, id: u64) -> [u8; 9] {
     let mut key = [0u8; 9];

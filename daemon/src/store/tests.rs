@@ -49,7 +49,7 @@ async fn with_commit<T>(store: &Store, f: impl std::future::Future<Output = T>) 
 #[tokio::test]
 async fn replayed_correlation_key_returns_the_stored_prediction() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), &config(1 << 30)).expect("open");
+    let store = Store::open(dir.path(), &config(1 << 30), false).expect("open");
     let first = record(&store, Some("req-1"));
     let second = record(&store, Some("req-1"));
     with_commit(&store, async {
@@ -69,7 +69,7 @@ async fn replayed_correlation_key_returns_the_stored_prediction() {
 #[tokio::test]
 async fn replayed_label_is_accepted_once_and_a_different_one_conflicts() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), &config(1 << 30)).expect("open");
+    let store = Store::open(dir.path(), &config(1 << 30), false).expect("open");
     let p = record(&store, None);
     let id = p.id;
     with_commit(&store, async {
@@ -108,7 +108,7 @@ async fn quota_evicts_unlabelled_oldest_first_then_labelled_and_counts_survive_r
     let mut labelled = Vec::new();
     let mut all = Vec::new();
     {
-        let store = Store::open(dir.path(), &config(quota)).expect("open");
+        let store = Store::open(dir.path(), &config(quota), false).expect("open");
         with_commit(&store, async {
             for i in 0..2000 {
                 let p = record(&store, None);
@@ -130,7 +130,7 @@ async fn quota_evicts_unlabelled_oldest_first_then_labelled_and_counts_survive_r
         assert!(stats.dropped["evicted_unlabelled"] > 0);
         store.flush().expect("flush");
     }
-    let store = Store::open(dir.path(), &config(quota)).expect("reopen");
+    let store = Store::open(dir.path(), &config(quota), false).expect("reopen");
     let stats = store.stats();
     assert!(
         stats.dropped["evicted_unlabelled"] > 1000,

@@ -12,6 +12,7 @@
 pub mod envelope;
 mod error;
 pub mod identity;
+pub mod messages;
 pub mod records;
 pub mod topics;
 

@@ -1,0 +1,132 @@
+//! The admin API (JSON over HTTP, bearer token): devices, approval, ingest counters.
+//!
+//! `GET /api/devices`, `GET /api/devices/{id}`, `POST /api/devices/{id}/approve|revoke`,
+//! `GET /api/stats`. Every request needs `Authorization: Bearer TOKEN`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::ingest::Ingest;
+use super::registry::{Approval, RegistryError};
+
+#[derive(Debug, Clone)]
+struct AdminState {
+    ingest: Arc<Ingest>,
+    token: Arc<str>,
+}
+
+pub fn router(ingest: Arc<Ingest>, token: &str) -> Router {
+    Router::new()
+        .route("/api/devices", get(list))
+        .route("/api/devices/{id}", get(show))
+        .route("/api/devices/{id}/approve", post(approve))
+        .route("/api/devices/{id}/revoke", post(revoke))
+        .route("/api/stats", get(stats))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .with_state(AdminState {
+            ingest,
+            token: token.into(),
+        })
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"error": message}))).into_response()
+}
+
+/// Constant-time comparison of the presented token.
+fn authorised(state: &AdminState, headers: &HeaderMap) -> bool {
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .as_bytes();
+    let expected = state.token.as_bytes();
+    presented.len() == expected.len()
+        && presented
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn store_error(e: RegistryError) -> Response {
+    match e {
+        RegistryError::UnknownDevice(id) => {
+            error(StatusCode::NOT_FOUND, &format!("no device '{id}'"))
+        }
+        other => error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string()),
+    }
+}
+
+macro_rules! guard {
+    ($state:expr, $headers:expr) => {
+        if !authorised(&$state, &$headers) {
+            return error(StatusCode::UNAUTHORIZED, "missing or wrong admin token");
+        }
+    };
+}
+
+async fn list(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    match state.ingest.registry.devices() {
+        Ok(devices) => axum::Json(json!({"devices": devices})).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn show(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    guard!(state, headers);
+    match state.ingest.registry.device(&id) {
+        Ok(Some(device)) => axum::Json(json!({"device": device})).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, &format!("no device '{id}'")),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn set(state: AdminState, headers: HeaderMap, id: String, approval: Approval) -> Response {
+    guard!(state, headers);
+    match state.ingest.registry.set_approval(&id, approval) {
+        Ok(device) => axum::Json(json!({"device": device})).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn approve(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    set(state, headers, id, Approval::Approved).await
+}
+
+async fn revoke(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    set(state, headers, id, Approval::Revoked).await
+}
+
+async fn stats(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    let s = &state.ingest.stats;
+    axum::Json(json!({
+        "accepted_messages": s.accepted_messages.load(Ordering::Relaxed),
+        "records_new": s.records_new.load(Ordering::Relaxed),
+        "records_duplicate": s.records_duplicate.load(Ordering::Relaxed),
+        "rejected": s.rejected(),
+    }))
+    .into_response()
+}

@@ -1,0 +1,193 @@
+//! The fleet's own store (sled): enrolled devices with their keys, approval state, last
+//! sequence number, status and telemetry; and every uploaded record, keyed by (device, kind,
+//! record id) so a batch sent twice is stored once. Behind this one type, so a second engine
+//! can replace sled later.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use edge_protocol::records::Entry;
+use serde::{Deserialize, Serialize};
+
+/// Errors of the fleet store.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("fleet store {op} failed: {source}")]
+    Sled {
+        op: &'static str,
+        source: sled::Error,
+    },
+    #[error("fleet store record {key} is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("no device '{0}'")]
+    UnknownDevice(String),
+}
+
+type Result<T> = std::result::Result<T, RegistryError>;
+
+fn sled_err(op: &'static str) -> impl FnOnce(sled::Error) -> RegistryError {
+    move |source| RegistryError::Sled { op, source }
+}
+
+/// Whether a device's messages are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// Said hello; waits for an operator (`fleet devices approve`).
+    Pending,
+    Approved,
+    /// Refused from now on (`fleet devices revoke`).
+    Revoked,
+}
+
+/// What the fleet knows of a device.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    /// ed25519 public key, hex.
+    pub public_key: String,
+    pub approval: Approval,
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
+    /// Highest accepted envelope sequence number (the replay window).
+    pub last_seq: u64,
+    pub records: u64,
+    pub duplicates: u64,
+    #[serde(default)]
+    pub status: Option<serde_json::Value>,
+    #[serde(default)]
+    pub telemetry: Option<serde_json::Value>,
+    /// The device's last hello (software, models).
+    #[serde(default)]
+    pub hello: Option<serde_json::Value>,
+}
+
+/// The fleet store.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    db: sled::Db,
+    devices: sled::Tree,
+    records: sled::Tree,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Registry {
+    pub fn open(dir: &Path) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(64 << 20)
+            .open()
+            .map_err(sled_err("open"))?;
+        Ok(Self {
+            devices: db.open_tree("devices").map_err(sled_err("open"))?,
+            records: db.open_tree("records").map_err(sled_err("open"))?,
+            db,
+        })
+    }
+
+    pub fn device(&self, id: &str) -> Result<Option<Device>> {
+        let Some(bytes) = self.devices.get(id).map_err(sled_err("read"))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| RegistryError::Corrupt {
+                key: id.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    pub fn put_device(&self, device: &Device) -> Result<()> {
+        let bytes = serde_json::to_vec(device).map_err(|e| RegistryError::Corrupt {
+            key: device.id.clone(),
+            reason: e.to_string(),
+        })?;
+        self.devices
+            .insert(device.id.as_bytes(), bytes)
+            .map_err(sled_err("write"))?;
+        Ok(())
+    }
+
+    pub fn devices(&self) -> Result<Vec<Device>> {
+        let mut out = Vec::new();
+        for item in self.devices.iter() {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            out.push(
+                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Corrupt {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    reason: e.to_string(),
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Sets a device's approval.
+    pub fn set_approval(&self, id: &str, approval: Approval) -> Result<Device> {
+        let mut device = self
+            .device(id)?
+            .ok_or_else(|| RegistryError::UnknownDevice(id.to_string()))?;
+        device.approval = approval;
+        self.put_device(&device)?;
+        self.flush()?;
+        Ok(device)
+    }
+
+    /// Stores the entries of a batch that are new; returns (new, already stored).
+    pub fn store_entries(&self, device: &str, entries: &[Entry]) -> Result<(u32, u32)> {
+        let (mut new, mut duplicates) = (0u32, 0u32);
+        for entry in entries {
+            let (kind, id) = match entry {
+                Entry::Prediction { id, .. } => (b'P', *id),
+                Entry::Label { id, .. } => (b'L', *id),
+            };
+            let mut key = Vec::with_capacity(device.len() + 10);
+            key.extend_from_slice(device.as_bytes());
+            key.push(0);
+            key.push(kind);
+            key.extend_from_slice(&id.to_be_bytes());
+            let value = serde_json::to_vec(entry).map_err(|e| RegistryError::Corrupt {
+                key: format!("{device}/{id}"),
+                reason: e.to_string(),
+            })?;
+            let swapped = self
+                .records
+                .compare_and_swap(key, None as Option<&[u8]>, Some(value))
+                .map_err(sled_err("write record"))?;
+            if swapped.is_ok() {
+                new += 1;
+            } else {
+                duplicates += 1;
+            }
+        }
+        Ok((new, duplicates))
+    }
+
+    /// Every stored entry of a device, in (kind, id) order.
+    pub fn entries(&self, device: &str) -> Result<Vec<Entry>> {
+        let mut prefix = device.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for item in self.records.scan_prefix(prefix) {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            out.push(
+                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Corrupt {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    reason: e.to_string(),
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Makes everything written so far durable (before an acknowledgement goes out).
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map(|_| ()).map_err(sled_err("flush"))
+    }
+}

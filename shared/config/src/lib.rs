@@ -1,0 +1,59 @@
+//! Configuration for both binaries: a TOML file plus `PREFIX_SECTION__KEY` environment
+//! overrides, read with the `config` crate into a plain tree, then checked key by key by
+//! [`Fields`] so every problem is reported at once (linkerd2-proxy's approach).
+
+mod fields;
+
+use std::path::Path;
+
+pub use fields::{ConfigIssue, Fields};
+
+/// Reads `path` and the `{prefix}_*` variables of `env` (except `{prefix}_LOG`, the log
+/// filter) into one JSON tree. The error is a one-line reason (unreadable file, bad TOML).
+pub fn read_tree(
+    path: &Path,
+    prefix: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<serde_json::Value, String> {
+    let start = format!("{prefix}_");
+    let log = format!("{prefix}_LOG");
+    let overrides: config::Map<String, String> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(&start) && *k != log)
+        .collect();
+    if !path.is_file() {
+        return Err("no such file".into());
+    }
+    config::Config::builder()
+        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix(prefix)
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(overrides)),
+        )
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| e.to_string())
+}
+
+/// Formats issues as the report both binaries print.
+pub fn report(path: &Path, issues: &[ConfigIssue]) -> String {
+    let mut out = format!(
+        "config {} has {} problem{}:",
+        path.display(),
+        issues.len(),
+        if issues.len() == 1 { "" } else { "s" }
+    );
+    for issue in issues {
+        out.push_str(&format!("\n  {}: {}", issue.key, issue.message));
+    }
+    out
+}
+
+impl std::fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}

@@ -1,0 +1,307 @@
+//! Fleet sync with real processes: `fleet serve` (embedded rumqttd) and two `edged`.
+//! Enrollment by approval, store-and-forward with application acks, exactly-once arrival
+//! across a fleet kill -9 (which takes the embedded broker down too), and a device that
+//! tries to publish as another.
+
+#![allow(clippy::expect_used)] // test helpers outside #[test] fns
+
+use e2e::daemon::{Daemon, base_config, install_model, mlp_request};
+use e2e::fleet::{Fleet, free_port};
+use e2e::{binary, run};
+
+fn edged(dir: &std::path::Path, name: &str, fleet: &Fleet) -> Daemon {
+    let state = dir.join(name);
+    install_model(&state, "mlp", 1);
+    let config = format!(
+        "{}[fleet]\nbroker = \"{}\"\ntransport = \"tcp\"\npublic_key = \"{}\"\nbatch_size = 64\nack_timeout = \"1s\"\ntelemetry_interval = \"200ms\"\nreconnect_max = \"200ms\"\n",
+        base_config(&state),
+        fleet.mqtt,
+        fleet.public_key
+    );
+    Daemon::start(&state, &config)
+}
+
+/// Sends `n` predictions (request ids `{tag}-{i}`) and labels every other one.
+fn traffic(d: &Daemon, tag: &str, n: u32) -> usize {
+    let mut records = 0;
+    for i in 0..n {
+        let (status, reply) = d.post_json(
+            "/v2/models/mlp/infer",
+            &mlp_request(Some(&format!("{tag}-{i}")), 1, i),
+        );
+        assert_eq!(status, 200, "{reply}");
+        records += 1;
+        if i % 2 == 0 {
+            let label = serde_json::json!({"prediction_id": reply["parameters"]["prediction_id"], "label": i % 4});
+            assert_eq!(
+                d.post_json("/v2/models/mlp/labels", &label.to_string()).0,
+                200
+            );
+            records += 1;
+        }
+    }
+    records
+}
+
+#[test]
+fn approved_devices_upload_every_record_exactly_once_across_a_fleet_kill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let fleet = Fleet::start(&dir.path().join("fleet"), port);
+    let a = edged(dir.path(), "a", &fleet);
+    let b = edged(dir.path(), "b", &fleet);
+    let (ida, idb) = (
+        a.device.clone().expect("device a"),
+        b.device.clone().expect("device b"),
+    );
+    // Hello makes them pending; nothing is accepted before approval.
+    for id in [&ida, &idb] {
+        fleet.wait_device(id, 30, "pending", |d| d["approval"] == "pending");
+    }
+    let sent_a = traffic(&a, "a", 100);
+    let (out, stdout, stderr) = run(binary("fleet").args([
+        "devices",
+        "--addr",
+        &fleet.admin.to_string(),
+        "--token",
+        e2e::fleet::TOKEN,
+        "list",
+    ]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(&ida) && stdout.contains("pending"),
+        "{stdout}"
+    );
+    let (_, stats) = fleet.admin("GET", "/api/stats");
+    assert_eq!(
+        stats["records_new"], 0,
+        "records accepted before approval: {stats}"
+    );
+    for id in [&ida, &idb] {
+        let (out, _, stderr) = run(binary("fleet").args([
+            "devices",
+            "--addr",
+            &fleet.admin.to_string(),
+            "--token",
+            e2e::fleet::TOKEN,
+            "approve",
+            id,
+        ]));
+        assert!(out.status.success(), "{stderr}");
+    }
+    // The backlog buffered while pending drains after approval.
+    fleet.wait_device(&ida, 60, "a's backlog", |d| d["records"] == sent_a as u64);
+    let sent_b = traffic(&b, "b", 60);
+    fleet.wait_device(&idb, 60, "b's records", |d| d["records"] == sent_b as u64);
+
+    // Kill the fleet (and its embedded broker) while a keeps producing; restart it.
+    let more_a = traffic(&a, "a2", 50);
+    let fleet_state = dir.path().join("fleet");
+    fleet.kill9();
+    let more_a2 = traffic(&a, "a3", 50);
+    let fleet = Fleet::start(&fleet_state, port);
+    let total_a = (sent_a + more_a + more_a2) as u64;
+    let device = fleet.wait_device(&ida, 90, "every record of a", |d| d["records"] == total_a);
+    // Telemetry reports an empty backlog once everything is acknowledged.
+    fleet.wait_device(&ida, 30, "empty backlog", |d| {
+        d["telemetry"]["backlog"] == 0
+    });
+    assert_eq!(device["approval"], "approved");
+    assert!(device["status"].is_null() || device["status"].is_object());
+    let (_, stats) = fleet.admin("GET", "/api/stats");
+    assert!(stats["rejected"].get("bad_signature").is_none(), "{stats}");
+}
+
+#[test]
+fn admin_api_needs_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fleet = Fleet::start(&dir.path().join("fleet"), free_port());
+    let (status, _) = e2e::daemon::http_with_headers(fleet.admin, "GET", "/api/devices", None, &[]);
+    assert_eq!(status, 401);
+    let (status, _) = e2e::daemon::http_with_headers(
+        fleet.admin,
+        "GET",
+        "/api/devices",
+        None,
+        &[("Authorization", "Bearer wrong-token-wrong-token!!")],
+    );
+    assert_eq!(status, 401);
+    assert_eq!(fleet.admin("GET", "/api/devices").0, 200);
+    assert_eq!(fleet.admin("POST", "/api/devices/d-nobody/approve").0, 404);
+}
+
+/// A raw MQTT client for the attacks below.
+fn rogue(fleet: &Fleet, client_id: &str) -> (rumqttc::Client, rumqttc::Connection) {
+    let (host, port) = fleet.mqtt.rsplit_once(':').expect("host:port");
+    let mut options = rumqttc::MqttOptions::new(client_id, host, port.parse().expect("port"));
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    rumqttc::Client::new(options, 16)
+}
+
+fn publish_all(
+    client: &rumqttc::Client,
+    connection: &mut rumqttc::Connection,
+    messages: Vec<(String, Vec<u8>)>,
+) {
+    let n = messages.len();
+    for (topic, payload) in messages {
+        client
+            .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+            .expect("publish");
+    }
+    let mut acked = 0;
+    for event in connection.iter() {
+        if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) = event {
+            acked += 1;
+            if acked == n {
+                break;
+            }
+        }
+    }
+}
+
+fn wait_rejected(fleet: &Fleet, reason: &str, at_least: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, stats) = fleet.admin("GET", "/api/stats");
+        if stats["rejected"][reason].as_u64().unwrap_or(0) >= at_least {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {reason} rejection counted: {stats}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn forged_replayed_misattributed_garbage_and_wrong_version_messages_are_refused_and_counted() {
+    use edge_protocol::envelope::{Envelope, Kind};
+    use edge_protocol::records::RecordBatch;
+    use edge_protocol::{identity, topics};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fleet = Fleet::start(&dir.path().join("fleet"), free_port());
+    let victim = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+    let attacker = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
+    let victim_id = identity::device_id(&victim.verifying_key());
+    let attacker_id = identity::device_id(&attacker.verifying_key());
+    let hello = |key: &ed25519_dalek::SigningKey, seq: u64| {
+        let body = serde_json::json!({"public_key": hex::encode(key.verifying_key().as_bytes()), "software": "test"});
+        Envelope {
+            kind: Kind::Hello,
+            signer: identity::device_id(&key.verifying_key()),
+            seq,
+            time_ms: 1,
+            body: body.to_string().into_bytes(),
+        }
+        .seal_json(key)
+        .expect("seal")
+        .into_bytes()
+    };
+    let batch = |signer: &str, seq: u64| Envelope {
+        kind: Kind::Records,
+        signer: signer.to_string(),
+        seq,
+        time_ms: 1,
+        body: RecordBatch {
+            batch_id: seq,
+            entries: vec![],
+        }
+        .encode(),
+    };
+    let (client, mut connection) = rogue(&fleet, &attacker_id);
+    publish_all(
+        &client,
+        &mut connection,
+        vec![
+            (topics::up(&victim_id, Kind::Hello), hello(&victim, 1)),
+            (topics::up(&attacker_id, Kind::Hello), hello(&attacker, 1)),
+        ],
+    );
+    fleet.wait_device(&victim_id, 30, "pending", |d| d["approval"] == "pending");
+    fleet.wait_device(&attacker_id, 30, "pending", |d| d["approval"] == "pending");
+    assert_eq!(
+        fleet
+            .admin("POST", &format!("/api/devices/{victim_id}/approve"))
+            .0,
+        200
+    );
+    assert_eq!(
+        fleet
+            .admin("POST", &format!("/api/devices/{attacker_id}/approve"))
+            .0,
+        200
+    );
+
+    let replayed = batch(&victim_id, 10).seal_binary(&victim, false);
+    let mut wrong_version = batch(&victim_id, 20).seal_binary(&victim, false);
+    wrong_version[3] = 2;
+    publish_all(
+        &client,
+        &mut connection,
+        vec![
+            // Forged: the attacker signs a batch in the victim's name.
+            (
+                topics::up(&victim_id, Kind::Records),
+                batch(&victim_id, 5).seal_binary(&attacker, false),
+            ),
+            // Misattributed: the attacker's own valid batch on the victim's topic.
+            (
+                topics::up(&victim_id, Kind::Records),
+                batch(&attacker_id, 6).seal_binary(&attacker, false),
+            ),
+            // Replayed: the same valid message twice.
+            (topics::up(&victim_id, Kind::Records), replayed.clone()),
+            (topics::up(&victim_id, Kind::Records), replayed),
+            (topics::up(&victim_id, Kind::Records), wrong_version),
+            (
+                topics::up(&victim_id, Kind::Records),
+                b"\x00garbage".to_vec(),
+            ),
+            (topics::up(&victim_id, Kind::Records), vec![b'E'; 70 << 10]),
+        ],
+    );
+    wait_rejected(&fleet, "bad_signature", 1);
+    wait_rejected(&fleet, "wrong_device", 1);
+    wait_rejected(&fleet, "replayed", 1);
+    wait_rejected(&fleet, "unsupported_version", 1);
+    wait_rejected(&fleet, "malformed", 1);
+    wait_rejected(&fleet, "too_large", 1);
+    // The one valid batch was accepted once.
+    let (_, stats) = fleet.admin("GET", "/api/stats");
+    assert_eq!(stats["accepted_messages"].as_u64(), Some(3), "{stats}");
+    // A revoked device is refused from then on.
+    assert_eq!(
+        fleet
+            .admin("POST", &format!("/api/devices/{victim_id}/revoke"))
+            .0,
+        200
+    );
+    publish_all(
+        &client,
+        &mut connection,
+        vec![(
+            topics::up(&victim_id, Kind::Records),
+            batch(&victim_id, 30).seal_binary(&victim, false),
+        )],
+    );
+    wait_rejected(&fleet, "revoked", 1);
+}
+
+#[test]
+fn the_same_sync_works_through_debian_mosquitto() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = e2e::mosquitto::Mosquitto::start(dir.path());
+    let fleet = Fleet::start_external(&dir.path().join("fleet"), &broker.addr());
+    let a = edged(dir.path(), "a", &fleet);
+    let id = a.device.clone().expect("device");
+    fleet.wait_device(&id, 30, "pending", |d| d["approval"] == "pending");
+    assert_eq!(
+        fleet.admin("POST", &format!("/api/devices/{id}/approve")).0,
+        200
+    );
+    let sent = traffic(&a, "m", 80);
+    fleet.wait_device(&id, 60, "every record", |d| d["records"] == sent as u64);
+}
