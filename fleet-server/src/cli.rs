@@ -46,6 +46,36 @@ pub enum Command {
         #[command(subcommand)]
         action: DevicesCommand,
     },
+    /// Uploaded records, through the admin API.
+    Records {
+        #[arg(long, default_value = "127.0.0.1:8070")]
+        addr: std::net::SocketAddr,
+        /// Admin token; FLEET_ADMIN_TOKEN when absent.
+        #[arg(long)]
+        token: Option<String>,
+        #[command(subcommand)]
+        action: RecordsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordsCommand {
+    /// Labelled predictions of a model, to retrain on.
+    Export {
+        #[arg(long)]
+        model: String,
+        /// Only predictions made since: a duration ago ("24h") or a time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: crate::export_cli::Format,
+        /// Include predictions without a label.
+        #[arg(long)]
+        all: bool,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +127,24 @@ pub enum ModelCommand {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config),
+        Command::Records {
+            addr,
+            token,
+            action:
+                RecordsCommand::Export {
+                    model,
+                    since,
+                    format,
+                    all,
+                    out,
+                },
+        } => match token.or_else(|| std::env::var("FLEET_ADMIN_TOKEN").ok()) {
+            Some(token) => export(addr, &token, &model, since.as_deref(), format, all, out),
+            None => {
+                eprintln!("error: give --token or set FLEET_ADMIN_TOKEN");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Command::Devices {
             addr,
             token,
@@ -244,6 +292,76 @@ fn devices(addr: std::net::SocketAddr, token: &str, action: DevicesCommand) -> E
                 }
                 _ => println!("{value:#}"),
             }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Unix milliseconds of `--since`: a duration ago or an RFC 3339 time.
+fn since_ms(since: &str) -> Result<u64, String> {
+    let now = std::time::SystemTime::now();
+    let at = match humantime::parse_duration(since) {
+        Ok(ago) => now.checked_sub(ago).ok_or("too far back")?,
+        Err(_) => humantime::parse_rfc3339_weak(since).map_err(|e| {
+            format!("'{since}' is neither a duration (24h) nor a time (RFC 3339): {e}")
+        })?,
+    };
+    Ok(at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0))
+}
+
+fn export(
+    addr: std::net::SocketAddr,
+    token: &str,
+    model: &str,
+    since: Option<&str>,
+    format: crate::export_cli::Format,
+    all: bool,
+    out: Option<PathBuf>,
+) -> ExitCode {
+    let since = match since.map(since_ms).transpose() {
+        Ok(s) => s.unwrap_or(0),
+        Err(e) => {
+            eprintln!("error: --since: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let mut sink: Box<dyn std::io::Write> = match &out {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("error: cannot create {}: {e}", path.display());
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        },
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let query = format!(
+        "model={}&since_ms={since}&all={all}",
+        model.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+            ""
+        )
+    );
+    match runtime.block_on(crate::export_cli::export(
+        addr,
+        token,
+        &query,
+        format,
+        sink.as_mut(),
+    )) {
+        Ok(n) => {
+            eprintln!("exported {n} records");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod devices_cli;
+pub mod export_cli;
 pub mod model;
 pub mod serve;

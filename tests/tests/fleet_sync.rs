@@ -10,10 +10,14 @@ use e2e::fleet::{Fleet, free_port};
 use e2e::{binary, run};
 
 fn edged(dir: &std::path::Path, name: &str, fleet: &Fleet) -> Daemon {
+    edged_with(dir, name, fleet, "")
+}
+
+fn edged_with(dir: &std::path::Path, name: &str, fleet: &Fleet, extra: &str) -> Daemon {
     let state = dir.join(name);
     install_model(&state, "mlp", 1);
     let config = format!(
-        "{}[fleet]\nbroker = \"{}\"\ntransport = \"tcp\"\npublic_key = \"{}\"\nbatch_size = 64\nack_timeout = \"1s\"\ntelemetry_interval = \"200ms\"\nreconnect_max = \"200ms\"\n",
+        "{}{extra}[fleet]\nbroker = \"{}\"\ntransport = \"tcp\"\npublic_key = \"{}\"\nbatch_size = 64\nack_timeout = \"1s\"\ntelemetry_interval = \"200ms\"\nreconnect_max = \"200ms\"\n",
         base_config(&state),
         fleet.mqtt,
         fleet.public_key

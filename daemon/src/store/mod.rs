@@ -489,7 +489,7 @@ impl Store {
         &self,
         max: usize,
     ) -> Result<Vec<(u64, Option<edge_protocol::records::Entry>)>> {
-        use edge_protocol::records::{Entry, Tensor};
+        use edge_protocol::records::Entry;
         let mut out = Vec::new();
         for item in self.tree.scan_prefix([OUTBOX]).take(max) {
             let (key, value) = item.map_err(sled_err("scan"))?;
@@ -504,15 +504,8 @@ impl Store {
                     latency_us: p.latency_us,
                     device: p.device,
                     correlation: p.correlation,
-                    outputs: p
-                        .outputs
-                        .into_iter()
-                        .map(|t| Tensor {
-                            name: t.name,
-                            shape: t.shape.iter().map(|&d| d as u32).collect(),
-                            data: t.data,
-                        })
-                        .collect(),
+                    outputs: p.outputs.into_iter().map(wire_tensor).collect(),
+                    inputs: p.inputs.map(|i| i.into_iter().map(wire_tensor).collect()),
                 }),
                 Some(b'L') => self.label(id)?.map(|l| Entry::Label {
                     id,
@@ -667,6 +660,14 @@ impl Store {
     /// Writes everything to disk (shutdown).
     pub fn flush(&self) -> Result<()> {
         self.db.flush().map(|_| ()).map_err(sled_err("flush"))
+    }
+}
+
+fn wire_tensor(t: edge_model::oip::ResponseTensor) -> edge_protocol::records::Tensor {
+    edge_protocol::records::Tensor {
+        name: t.name,
+        shape: t.shape.iter().map(|&d| d as u32).collect(),
+        data: t.data,
     }
 }
 

@@ -1,7 +1,9 @@
 //! The admin API (JSON over HTTP, bearer token): devices, approval, ingest counters.
 //!
 //! `GET /api/devices`, `GET /api/devices/{id}`, `POST /api/devices/{id}/approve|revoke`,
-//! `GET /api/stats`. Every request needs `Authorization: Bearer TOKEN`.
+//! `GET /api/stats`, `GET /api/records/export?model=M[&since_ms=T][&all=true]` (JSON lines of
+//! predictions joined with labels, streamed; `x-records-total` gives the count first).
+//! Every request needs `Authorization: Bearer TOKEN`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -29,6 +31,7 @@ pub fn router(ingest: Arc<Ingest>, token: &str) -> Router {
         .route("/api/devices/{id}/approve", post(approve))
         .route("/api/devices/{id}/revoke", post(revoke))
         .route("/api/stats", get(stats))
+        .route("/api/records/export", get(export))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(AdminState {
             ingest,
@@ -129,4 +132,60 @@ async fn stats(State(state): State<AdminState>, headers: HeaderMap) -> Response 
         "rejected": s.rejected(),
     }))
     .into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ExportQuery {
+    model: String,
+    #[serde(default)]
+    since_ms: u64,
+    /// Also unlabelled predictions.
+    #[serde(default)]
+    all: bool,
+}
+
+async fn export(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<ExportQuery>,
+) -> Response {
+    guard!(state, headers);
+    let registry = state.ingest.registry.clone();
+    let (model, since, labelled) = (query.model.clone(), query.since_ms, !query.all);
+    let counted = {
+        let registry = registry.clone();
+        let model = model.clone();
+        tokio::task::spawn_blocking(move || registry.export(&model, since, labelled, |_| true))
+            .await
+    };
+    let total = match counted {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => return store_error(e),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(256);
+    tokio::task::spawn_blocking(move || {
+        let result = registry.export(&model, since, labelled, |row| {
+            let mut line = row.to_string().into_bytes();
+            line.push(b'\n');
+            tx.blocking_send(line).is_ok()
+        });
+        if let Err(e) = result {
+            tracing::error!(error = %e, "export failed");
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|line| (Ok::<_, std::convert::Infallible>(line), rx))
+    });
+    let mut response = axum::body::Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("application/x-ndjson"),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&total.to_string()) {
+        response.headers_mut().insert("x-records-total", v);
+    }
+    response
 }

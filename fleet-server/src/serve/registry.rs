@@ -186,6 +186,77 @@ impl Registry {
         Ok(out)
     }
 
+    /// Calls `each` with every stored prediction of `model` made at or after `since_ms`, joined
+    /// with its label (when `labelled_only`, only labelled ones), as one JSON object.
+    pub fn export(
+        &self,
+        model: &str,
+        since_ms: u64,
+        labelled_only: bool,
+        mut each: impl FnMut(serde_json::Value) -> bool,
+    ) -> Result<u64> {
+        let mut n = 0;
+        for item in self.records.iter() {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let Some(split) = key.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            if key.get(split + 1) != Some(&b'P') {
+                continue;
+            }
+            let device = String::from_utf8_lossy(&key[..split]).into_owned();
+            let entry: Entry =
+                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Corrupt {
+                    key: device.clone(),
+                    reason: e.to_string(),
+                })?;
+            let Entry::Prediction {
+                id,
+                model: m,
+                version,
+                time_ms,
+                latency_us,
+                device: dev,
+                correlation,
+                outputs,
+                inputs,
+            } = entry
+            else {
+                continue;
+            };
+            if m != model || time_ms < since_ms {
+                continue;
+            }
+            let mut label_key = key.to_vec();
+            label_key[split + 1] = b'L';
+            let label = match self.records.get(&label_key).map_err(sled_err("read"))? {
+                Some(b) => match serde_json::from_slice::<Entry>(&b) {
+                    Ok(Entry::Label {
+                        time_ms, classes, ..
+                    }) => Some((time_ms, classes)),
+                    _ => None,
+                },
+                None => None,
+            };
+            if labelled_only && label.is_none() {
+                continue;
+            }
+            n += 1;
+            let row = serde_json::json!({
+                "device": device, "id": id.to_string(), "model": m, "version": version,
+                "time_ms": time_ms, "latency_us": latency_us, "hardware": dev,
+                "correlation": correlation,
+                "label": label.as_ref().map(|(_, c)| c.clone()),
+                "label_time_ms": label.as_ref().map(|(t, _)| *t),
+                "outputs": outputs, "inputs": inputs,
+            });
+            if !each(row) {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
     /// Makes everything written so far durable (before an acknowledgement goes out).
     pub fn flush(&self) -> Result<()> {
         self.db.flush().map(|_| ()).map_err(sled_err("flush"))

@@ -28,6 +28,8 @@ pub enum Entry {
         device: String,
         correlation: Option<String>,
         outputs: Vec<Tensor>,
+        /// The request's inputs, for the sampled share of predictions (`store.sample_inputs`).
+        inputs: Option<Vec<Tensor>>,
     },
     Label {
         /// The prediction's id.

@@ -57,6 +57,7 @@ fn batch(n: u64) -> RecordBatch {
                     latency_us: 40 + i % 9,
                     device: "cpu".into(),
                     correlation: Some(format!("req-{i}")),
+                    inputs: None,
                     outputs: vec![Tensor {
                         name: "logits".into(),
                         shape: vec![1, 4],
