@@ -1,0 +1,309 @@
+//! Fleet ingest: records per second from simulated devices through the embedded broker and
+//! through Mosquitto side by side, one device draining a large backlog, and wire bytes per
+//! record against the record's JSON.
+//!
+//! cargo build --workspace --bins && cargo run --bin fleet-bench -- --devices 100 --batches 10
+//!
+//! Each simulated device behaves like edged's uplink: hello, then batches of `--batch` records
+//! (a prediction with 8 outputs and, for every other one, a label), one batch in flight, the
+//! next sent when the fleet's signed ack arrives.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use e2e::fleet::{Fleet, free_port};
+use e2e::mosquitto::Mosquitto;
+use ed25519_dalek::SigningKey;
+use edge_protocol::envelope::{Envelope, Kind};
+use edge_protocol::identity::device_id;
+use edge_protocol::records::{Entry, RecordBatch, Tensor};
+use edge_protocol::topics;
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, default_value_t = 100)]
+    devices: usize,
+    /// Batches per device in the many-devices run.
+    #[arg(long, default_value_t = 10)]
+    batches: usize,
+    /// Records per batch.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Records in the one-device backlog run.
+    #[arg(long, default_value_t = 1_000_000)]
+    backlog: usize,
+}
+
+fn entries(first: u64, n: usize) -> Vec<Entry> {
+    (0..n as u64)
+        .map(|i| {
+            let id = first + i;
+            if i % 2 == 1 {
+                return Entry::Label {
+                    id: id - 1,
+                    time_ms: 1_790_000_000_000 + id,
+                    classes: vec![(id % 4) as u32],
+                };
+            }
+            let data: Vec<f32> = (0..4)
+                .map(|j| ((id * 31 + j) % 97) as f32 / 17.0 - 2.5)
+                .collect();
+            let probabilities: Vec<f32> =
+                (0..4).map(|j| ((id * 7 + j) % 89) as f32 / 89.0).collect();
+            Entry::Prediction {
+                id,
+                model: "mlp".into(),
+                version: 1,
+                time_ms: 1_790_000_000_000 + id * 3,
+                latency_us: 20 + id % 50,
+                device: "cpu".into(),
+                correlation: None,
+                outputs: vec![
+                    Tensor {
+                        name: "logits".into(),
+                        shape: vec![1, 4],
+                        data,
+                    },
+                    Tensor {
+                        name: "probabilities".into(),
+                        shape: vec![1, 4],
+                        data: probabilities,
+                    },
+                ],
+                inputs: None,
+            }
+        })
+        .collect()
+}
+
+struct Sim {
+    key: SigningKey,
+    id: String,
+    seq: u64,
+}
+
+impl Sim {
+    fn new(seed: u64) -> Self {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        bytes[8] = 0xfb;
+        let key = SigningKey::from_bytes(&bytes);
+        let id = device_id(&key.verifying_key());
+        Self { key, id, seq: 0 }
+    }
+
+    fn seal(&mut self, kind: Kind, body: Vec<u8>, binary: bool) -> Vec<u8> {
+        self.seq += 1;
+        let e = Envelope {
+            kind,
+            signer: self.id.clone(),
+            seq: self.seq,
+            time_ms: 1,
+            body,
+        };
+        if binary {
+            e.seal_binary(&self.key, true)
+        } else {
+            e.seal_json(&self.key).unwrap_or_default().into_bytes()
+        }
+    }
+
+    fn hello(&mut self) -> Vec<u8> {
+        let body = serde_json::json!({"public_key": hex::encode(self.key.verifying_key().as_bytes()), "software": "fleet-bench"});
+        self.seal(Kind::Hello, body.to_string().into_bytes(), false)
+    }
+}
+
+/// Connects a simulated device and says hello.
+async fn connect(
+    sim: &mut Sim,
+    host: &str,
+    port: u16,
+) -> (rumqttc::AsyncClient, rumqttc::EventLoop) {
+    let mut options = rumqttc::MqttOptions::new(sim.id.clone(), host, port);
+    options
+        .set_max_packet_size(8 << 20, 8 << 20)
+        .set_keep_alive(Duration::from_secs(60));
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
+    client
+        .subscribe(
+            topics::device_subscription(&sim.id),
+            rumqttc::QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    client
+        .publish(
+            topics::up(&sim.id, Kind::Hello),
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            sim.hello(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // rumqttc sends only while polled: wait for both the SUBACK and the hello's PUBACK.
+    let (mut subscribed, mut said_hello) = (false, false);
+    while !(subscribed && said_hello) {
+        match eventloop.poll().await {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => subscribed = true,
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => said_hello = true,
+            Ok(_) => {}
+            Err(e) => panic!("device {}: {e}", sim.id),
+        }
+    }
+    (client, eventloop)
+}
+
+/// Sends `batches` batches of `size` records, one in flight, waiting for each ack.
+async fn upload(
+    mut sim: Sim,
+    client: rumqttc::AsyncClient,
+    mut eventloop: rumqttc::EventLoop,
+    batches: usize,
+    size: usize,
+    wire: Arc<AtomicU64>,
+) {
+    for b in 0..batches {
+        let first = (b * size) as u64;
+        let batch = RecordBatch {
+            batch_id: first,
+            entries: entries(first, size),
+        };
+        let bytes = sim.seal(Kind::Records, batch.encode(), true);
+        wire.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        client
+            .publish(
+                topics::up(&sim.id, Kind::Records),
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                bytes,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        loop {
+            match eventloop.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))
+                    if p.topic.ends_with("/down/ack") =>
+                {
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => panic!("device {}: {e}", sim.id),
+            }
+        }
+    }
+    let _ = client.disconnect().await;
+}
+
+async fn run(fleet: &Fleet, devices: usize, batches: usize, size: usize, seed: u64) -> (f64, f64) {
+    let (host, port) = fleet
+        .mqtt
+        .rsplit_once(':')
+        .unwrap_or_else(|| panic!("mqtt addr"));
+    let port: u16 = port.parse().unwrap_or_else(|e| panic!("{e}"));
+    let mut connected = Vec::new();
+    for d in 0..devices {
+        let mut sim = Sim::new(seed + d as u64);
+        let (client, eventloop) = connect(&mut sim, host, port).await;
+        connected.push((sim, client, eventloop));
+    }
+    // Approve everyone (the hellos are processed in order, before the approvals land).
+    for (sim, _, _) in &connected {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while fleet
+            .admin("POST", &format!("/api/devices/{}/approve", sim.id))
+            .0
+            != 200
+        {
+            assert!(
+                Instant::now() < deadline,
+                "device {} never said hello",
+                sim.id
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let wire = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = connected
+        .into_iter()
+        .map(|(sim, client, eventloop)| {
+            tokio::spawn(upload(sim, client, eventloop, batches, size, wire.clone()))
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let records = (devices * batches * size) as f64;
+    (
+        records / elapsed,
+        wire.load(Ordering::Relaxed) as f64 / records,
+    )
+}
+
+fn main() {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sample = entries(0, 1000);
+    let json_bytes = sample
+        .iter()
+        .map(|e| serde_json::to_vec(e).map(|v| v.len()).unwrap_or(0))
+        .sum::<usize>() as f64
+        / 1000.0;
+
+    let embedded = Fleet::start(&dir.path().join("fleet-embedded"), free_port());
+    let (rate_embedded, wire) = runtime.block_on(run(
+        &embedded,
+        args.devices,
+        args.batches,
+        args.batch,
+        1_000,
+    ));
+    let broker = Mosquitto::start(dir.path());
+    let external = Fleet::start_external(&dir.path().join("fleet-mosquitto"), &broker.addr());
+    let (rate_mosquitto, _) = runtime.block_on(run(
+        &external,
+        args.devices,
+        args.batches,
+        args.batch,
+        2_000,
+    ));
+    let drain_batches = args.backlog.div_ceil(args.batch);
+    let start = Instant::now();
+    let (drain_rate, _) = runtime.block_on(run(&embedded, 1, drain_batches, args.batch, 3_000));
+    let drain = start.elapsed();
+
+    println!("| run | records/s |");
+    println!("|---|---|");
+    println!(
+        "| {} devices x {} batches of {}, embedded rumqttd | {rate_embedded:.0} |",
+        args.devices, args.batches, args.batch
+    );
+    println!(
+        "| {} devices x {} batches of {}, Mosquitto | {rate_mosquitto:.0} |",
+        args.devices, args.batches, args.batch
+    );
+    println!(
+        "| 1 device, backlog of {} records, embedded | {drain_rate:.0} |",
+        drain_batches * args.batch
+    );
+    println!(
+        "backlog of {} drained in {:.1} s (including connect and approval)",
+        drain_batches * args.batch,
+        drain.as_secs_f64()
+    );
+    println!(
+        "wire bytes per record: {wire:.1} against {json_bytes:.1} as JSON ({:.3})",
+        wire / json_bytes
+    );
+}
