@@ -333,7 +333,7 @@ fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opt
     let broker = f.string("broker", issues);
     let transport = f.string("transport", issues);
     let public_key = f.string("public_key", issues);
-    let batch_size = f.integer("batch_size", 500, (1, 100_000), issues) as usize;
+    let batch_size = f.integer("batch_size", 2000, (1, 100_000), issues) as usize;
     let ack_timeout = f.duration(
         "ack_timeout",
         10 * SECOND,
