@@ -271,7 +271,7 @@ impl Config {
 
 fn check_mqtt(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<MqttConfig> {
     let mut f = Fields::new("mqtt", table);
-    let broker = f.string("broker", issues);
+    let broker = f.host_port("broker", issues);
     let client_id = f
         .string("client_id", issues)
         .unwrap_or_else(|| "edged".into());
@@ -302,35 +302,21 @@ fn check_mqtt(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opti
             message: "must be 1 to 64 characters".into(),
         });
     }
-    let key = f.key("broker");
     f.finish(issues);
-    let broker = broker?;
-    let parsed = broker
-        .rsplit_once(':')
-        .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
-        .filter(|(host, port)| !host.is_empty() && *port != 0);
-    match parsed {
-        Some((host, port)) => Some(MqttConfig {
-            host: host.trim_matches(['[', ']']).to_string(),
-            port,
-            client_id,
-            topic_prefix,
-            keep_alive,
-            reconnect_max,
-        }),
-        None => {
-            issues.push(ConfigIssue {
-                key,
-                message: format!("'{broker}' is not host:port, for example 127.0.0.1:1883"),
-            });
-            None
-        }
-    }
+    let (host, port) = broker?;
+    Some(MqttConfig {
+        host,
+        port,
+        client_id,
+        topic_prefix,
+        keep_alive,
+        reconnect_max,
+    })
 }
 
 fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<FleetConfig> {
     let mut f = Fields::new("fleet", table);
-    let broker = f.string("broker", issues);
+    let broker = f.host_port("broker", issues);
     let transport = f.string("transport", issues);
     let public_key = f.string("public_key", issues);
     let batch_size = f.integer("batch_size", 2000, (1, 100_000), issues) as usize;
@@ -352,16 +338,16 @@ fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opt
         (Duration::from_millis(10), 3600 * SECOND),
         issues,
     );
-    let keys = (f.key("broker"), f.key("transport"), f.key("public_key"));
+    let keys = (f.key("transport"), f.key("public_key"));
     f.finish(issues);
-    let broker = broker?;
+    let (host, port) = broker?;
     let mut ok = true;
     match transport.as_deref() {
         Some("tcp") => {}
         Some("tls") => {
             ok = false;
             issues.push(ConfigIssue {
-                key: keys.1.clone(),
+                key: keys.0.clone(),
                 message: "TLS to the fleet broker is not implemented yet; say \"tcp\" to send \
                           in plain text on a trusted network"
                     .into(),
@@ -370,7 +356,7 @@ fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opt
         _ => {
             ok = false;
             issues.push(ConfigIssue {
-                key: keys.1.clone(),
+                key: keys.0.clone(),
                 message: "required: \"tcp\" (plain text is used only when said explicitly)".into(),
             });
         }
@@ -379,24 +365,13 @@ fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opt
         Some(k) if edge_protocol::identity::parse_public_key(&k).is_ok() => k,
         _ => {
             issues.push(ConfigIssue {
-                key: keys.2,
+                key: keys.1,
                 message: "required: the fleet's ed25519 public key in hex (STATE_DIR/fleet.pub \
                           of `fleet serve`)"
                     .into(),
             });
             return None;
         }
-    };
-    let parsed = broker
-        .rsplit_once(':')
-        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
-        .filter(|(h, p)| !h.is_empty() && *p != 0);
-    let Some((host, port)) = parsed else {
-        issues.push(ConfigIssue {
-            key: keys.0,
-            message: format!("'{broker}' is not host:port"),
-        });
-        return None;
     };
     ok.then_some(FleetConfig {
         host,

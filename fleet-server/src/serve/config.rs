@@ -101,35 +101,22 @@ fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Ser
         let mut f = Fields::new("broker", broker);
         let embedded = f.bool("embedded", true, issues);
         let listen = f.socket_addr("listen", SocketAddr::from(([127, 0, 0, 1], 1883)), issues);
-        let external = f.string("external", issues);
+        let external = f.host_port("external", issues);
+        let external_set = f.string("external", &mut Vec::new()).is_some();
         let key = f.key("external");
         f.finish(issues);
-        match (embedded, external) {
-            (true, None) => Some(BrokerConfig::Embedded { listen }),
-            (true, Some(_)) => {
+        match (embedded, external, external_set) {
+            (true, _, false) => Some(BrokerConfig::Embedded { listen }),
+            (true, _, true) => {
                 issues.push(ConfigIssue {
                     key,
                     message: "set embedded = false to use an external broker".into(),
                 });
                 None
             }
-            (false, Some(addr)) => match addr
-                .rsplit_once(':')
-                .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-            {
-                Some((host, port)) if !host.is_empty() => Some(BrokerConfig::External {
-                    host: host.to_string(),
-                    port,
-                }),
-                _ => {
-                    issues.push(ConfigIssue {
-                        key,
-                        message: format!("'{addr}' is not host:port"),
-                    });
-                    None
-                }
-            },
-            (false, None) => {
+            (false, Some((host, port)), _) => Some(BrokerConfig::External { host, port }),
+            (false, None, true) => None,
+            (false, None, false) => {
                 issues.push(ConfigIssue {
                     key,
                     message: "required when embedded = false".into(),

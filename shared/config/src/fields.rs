@@ -270,6 +270,30 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A `host:port` address whose host may be a name (`broker.local:1883`, `[::1]:1883`);
+    /// `None` when absent or invalid (then reported).
+    pub fn host_port(
+        &mut self,
+        name: &str,
+        issues: &mut Vec<ConfigIssue>,
+    ) -> Option<(String, u16)> {
+        let text = self.string(name, issues)?;
+        let parsed = text
+            .rsplit_once(':')
+            .and_then(|(host, port)| {
+                Some((host.trim_matches(['[', ']']), port.parse::<u16>().ok()?))
+            })
+            .filter(|(host, port)| !host.is_empty() && *port != 0);
+        if parsed.is_none() {
+            self.issue(
+                issues,
+                name,
+                format!("'{text}' is not host:port, for example 127.0.0.1:1883"),
+            );
+        }
+        parsed.map(|(host, port)| (host.to_string(), port))
+    }
+
     /// Reports every key of the table that nothing read.
     pub fn finish(self, issues: &mut Vec<ConfigIssue>) {
         for key in self.table.keys() {
