@@ -309,3 +309,25 @@ fn the_same_sync_works_through_debian_mosquitto() {
     let sent = traffic(&a, "m", 80);
     fleet.wait_device(&id, 60, "every record", |d| d["records"] == sent as u64);
 }
+
+#[test]
+fn fleet_serve_with_a_bad_config_exits_64_reporting_every_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("fleet.toml");
+    std::fs::write(
+        &path,
+        "state_dir = \"/tmp/never\"\ncolour = 1\n[broker]\nembedded = false\nexternal = \"nope\"\n[admin]\ntoken = \"short\"\n",
+    )
+    .expect("write");
+    let (out, stdout, stderr) = run(binary("fleet").args(["serve", "--config"]).arg(&path));
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stdout.is_empty());
+    for key in [
+        "has 3 problems",
+        "colour: unknown key",
+        "broker.external",
+        "admin.token",
+    ] {
+        assert!(stderr.contains(key), "missing {key:?} in {stderr}");
+    }
+}
