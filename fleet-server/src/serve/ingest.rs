@@ -249,7 +249,7 @@ impl Ingest {
                 .into());
             }
         };
-        self.registry.put_device(&device)?;
+        self.registry.record_activity(&device)?;
         // The ack makes the device delete the batch: the records and the new sequence number
         // must be on disk first.
         if reply.is_some() {
@@ -282,6 +282,18 @@ pub async fn run(
     network.set_tcp_nodelay(true);
     eventloop.set_network_options(network);
     let mut backoff = Duration::from_millis(100);
+    let (shards, workers): (Vec<_>, Vec<_>) = (0..SHARDS)
+        .map(|_| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<rumqttc::Publish>(256);
+            let (ingest, client) = (ingest.clone(), client.clone());
+            let worker = tokio::spawn(async move {
+                while let Some(p) = rx.recv().await {
+                    apply(&ingest, &client, p).await;
+                }
+            });
+            (tx, worker)
+        })
+        .unzip();
     loop {
         let event = tokio::select! {
             event = eventloop.poll() => event,
@@ -301,26 +313,12 @@ pub async fn run(
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let worker = ingest.clone();
-                let topic = p.topic.clone();
-                let payload = p.payload.clone();
-                let result =
-                    tokio::task::spawn_blocking(move || worker.handle(&topic, &payload)).await;
-                match result {
-                    Ok(Ok(Some((topic, payload)))) => {
-                        if let Err(e) = client
-                            .publish(topic, QoS::AtLeastOnce, false, payload)
-                            .await
-                        {
-                            tracing::warn!(error = %e, "cannot publish an ack");
-                        }
-                    }
-                    Ok(Ok(None)) => {}
-                    Ok(Err(refusal)) => {
-                        ingest.stats.reject(refusal.reason());
-                        tracing::debug!(topic = %p.topic, reason = refusal.reason(), error = %refusal, "message refused");
-                    }
-                    Err(e) => tracing::error!(error = %e, "ingest task failed"),
+                // One shard per device id hash: a device's messages stay in order (its
+                // sequence numbers are checked in order), devices proceed in parallel.
+                let device = p.topic.split('/').nth(3).unwrap_or_default();
+                let shard = stripe(device, shards.len());
+                if shards[shard].send(p).await.is_err() {
+                    break;
                 }
             }
             Ok(_) => {}
@@ -334,5 +332,43 @@ pub async fn run(
             }
         }
     }
+    drop(shards);
+    for worker in workers {
+        let _ = worker.await;
+    }
     let _ = client.try_disconnect();
+}
+
+/// Ingest workers; each owns the devices whose id hashes to it.
+const SHARDS: usize = 4;
+
+fn stripe(device: &str, n: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    device.hash(&mut h);
+    (h.finish() % n as u64) as usize
+}
+
+/// Verifies and applies one message, then publishes its ack or counts its refusal.
+async fn apply(ingest: &Arc<Ingest>, client: &AsyncClient, p: rumqttc::Publish) {
+    let worker = ingest.clone();
+    let topic = p.topic.clone();
+    let payload = p.payload.clone();
+    let result = tokio::task::spawn_blocking(move || worker.handle(&topic, &payload)).await;
+    match result {
+        Ok(Ok(Some((topic, payload)))) => {
+            if let Err(e) = client
+                .publish(topic, QoS::AtLeastOnce, false, payload)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot publish an ack");
+            }
+        }
+        Ok(Ok(None)) => {}
+        Ok(Err(refusal)) => {
+            ingest.stats.reject(refusal.reason());
+            tracing::debug!(topic = %p.topic, reason = refusal.reason(), error = %refusal, "message refused");
+        }
+        Err(e) => tracing::error!(error = %e, "ingest task failed"),
+    }
 }

@@ -128,15 +128,46 @@ impl Registry {
         Ok(out)
     }
 
-    /// Sets a device's approval.
+    /// Sets a device's approval. Atomic with the ingest's own updates of the same device
+    /// (see [`Registry::record_activity`]), so neither overwrites the other.
     pub fn set_approval(&self, id: &str, approval: Approval) -> Result<Device> {
-        let mut device = self
-            .device(id)?
+        let updated = self
+            .devices
+            .update_and_fetch(id.as_bytes(), |old| {
+                let mut device: Device = serde_json::from_slice(old?).ok()?;
+                device.approval = approval;
+                serde_json::to_vec(&device).ok()
+            })
+            .map_err(sled_err("write"))?
             .ok_or_else(|| RegistryError::UnknownDevice(id.to_string()))?;
-        device.approval = approval;
-        self.put_device(&device)?;
         self.flush()?;
-        Ok(device)
+        serde_json::from_slice(&updated).map_err(|e| RegistryError::Corrupt {
+            key: id.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Stores what a message changed about its device, keeping the approval that is stored
+    /// now (an operator may have changed it since the message was checked).
+    pub fn record_activity(&self, device: &Device) -> Result<()> {
+        let fresh = serde_json::to_vec(device).map_err(|e| RegistryError::Corrupt {
+            key: device.id.clone(),
+            reason: e.to_string(),
+        })?;
+        self.devices
+            .update_and_fetch(device.id.as_bytes(), |old| {
+                let stored: Option<Device> = old.and_then(|b| serde_json::from_slice(b).ok());
+                match stored {
+                    Some(stored) if stored.approval != device.approval => {
+                        let mut merged = device.clone();
+                        merged.approval = stored.approval;
+                        serde_json::to_vec(&merged).ok()
+                    }
+                    _ => Some(fresh.clone()),
+                }
+            })
+            .map_err(sled_err("write"))?;
+        Ok(())
     }
 
     /// Stores the entries of a batch that are new; returns (new, already stored).
