@@ -86,60 +86,32 @@ impl Mosquitto {
 
     /// Publishes one message with mosquitto_pub (QoS 1), the payload read from stdin.
     pub fn publish(&self, topic: &str, payload: &[u8]) {
-        require("mosquitto_pub");
-        let mut child = Command::new("mosquitto_pub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-q",
-                "1",
-                "-t",
-                topic,
-                "-s",
-            ])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
-        if let Some(mut stdin) = child.stdin.take() {
-            std::io::Write::write_all(&mut stdin, payload).unwrap_or_else(|e| panic!("{e}"));
-        }
-        let status = child
-            .wait()
-            .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
-        assert!(status.success(), "mosquitto_pub to {topic} failed");
+        self.mosquitto_pub(topic, "-s", payload);
     }
 
     /// Publishes one message per line (QoS 1) with one `mosquitto_pub -l`.
     pub fn publish_lines(&self, topic: &str, lines: &[String]) {
+        let mut input = lines.join("\n").into_bytes();
+        input.push(b'\n');
+        self.mosquitto_pub(topic, "-l", &input);
+    }
+
+    /// Runs mosquitto_pub with `mode` (-s: stdin is one message, -l: one per line).
+    fn mosquitto_pub(&self, topic: &str, mode: &str, input: &[u8]) {
         require("mosquitto_pub");
+        let port = self.port.to_string();
         let mut child = Command::new("mosquitto_pub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-q",
-                "1",
-                "-t",
-                topic,
-                "-l",
-            ])
+            .args(["-h", "127.0.0.1", "-p", &port, "-q", "1", "-t", topic, mode])
             .stdin(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
         if let Some(mut stdin) = child.stdin.take() {
-            for line in lines {
-                std::io::Write::write_all(&mut stdin, line.as_bytes())
-                    .unwrap_or_else(|e| panic!("{e}"));
-                std::io::Write::write_all(&mut stdin, b"\n").unwrap_or_else(|e| panic!("{e}"));
-            }
+            std::io::Write::write_all(&mut stdin, input).unwrap_or_else(|e| panic!("{e}"));
         }
         let status = child
             .wait()
             .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
-        assert!(status.success(), "mosquitto_pub -l to {topic} failed");
+        assert!(status.success(), "mosquitto_pub {mode} to {topic} failed");
     }
 
     /// Subscribes with mosquitto_sub, waiting for `count` messages; returns a handle whose

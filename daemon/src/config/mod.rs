@@ -14,7 +14,7 @@ use std::time::Duration;
 use edge_model::DeviceChoice;
 use serde_json::{Map, Value};
 
-pub use edge_config::{ConfigIssue, Fields};
+pub use edge_config::{ConfigError, ConfigIssue, Fields};
 
 /// The whole daemon configuration, checked.
 #[derive(Debug, Clone)]
@@ -110,18 +110,6 @@ pub struct ModelConfig {
     pub binary_threshold: f64,
 }
 
-/// Why a configuration could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
-    #[error("{}", edge_config::report(.path, .issues))]
-    Invalid {
-        path: PathBuf,
-        issues: Vec<ConfigIssue>,
-    },
-}
-
 const SECOND: Duration = Duration::from_secs(1);
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -137,22 +125,7 @@ impl Config {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let tree =
-            edge_config::read_tree(path, "EDGED", env).map_err(|reason| ConfigError::Read {
-                path: path.to_path_buf(),
-                reason,
-            })?;
-        let empty = Map::new();
-        let root = tree.as_object().unwrap_or(&empty);
-        let mut issues = Vec::new();
-        let config = Self::check(root, &mut issues);
-        match config {
-            Some(config) if issues.is_empty() => Ok(config),
-            _ => Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
-                issues,
-            }),
-        }
+        edge_config::load(path, "EDGED", env, Self::check)
     }
 
     fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Self> {

@@ -41,36 +41,11 @@ impl BrokerConfig {
 }
 
 /// Why the configuration cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeConfigError {
-    #[error("cannot read config {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
-    #[error("{}", edge_config::report(.path, .issues))]
-    Invalid {
-        path: PathBuf,
-        issues: Vec<ConfigIssue>,
-    },
-}
+pub type ServeConfigError = edge_config::ConfigError;
 
 impl ServeConfig {
     pub fn load(path: &Path) -> Result<Self, ServeConfigError> {
-        let tree = edge_config::read_tree(path, "FLEET", std::env::vars()).map_err(|reason| {
-            ServeConfigError::Read {
-                path: path.to_path_buf(),
-                reason,
-            }
-        })?;
-        let empty = Map::new();
-        let root = tree.as_object().unwrap_or(&empty);
-        let mut issues = Vec::new();
-        let config = check(root, &mut issues);
-        match config {
-            Some(c) if issues.is_empty() => Ok(c),
-            _ => Err(ServeConfigError::Invalid {
-                path: path.to_path_buf(),
-                issues,
-            }),
-        }
+        edge_config::load(path, "FLEET", std::env::vars(), check)
     }
 
     pub fn devices_db(&self) -> PathBuf {

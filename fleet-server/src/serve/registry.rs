@@ -70,6 +70,14 @@ pub struct Registry {
     records: sled::Tree,
 }
 
+/// Decodes a stored JSON value, naming its key when it is unreadable.
+fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| RegistryError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -95,35 +103,14 @@ impl Registry {
         let Some(bytes) = self.devices.get(id).map_err(sled_err("read"))? else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| RegistryError::Corrupt {
-                key: id.to_string(),
-                reason: e.to_string(),
-            })
-    }
-
-    pub fn put_device(&self, device: &Device) -> Result<()> {
-        let bytes = serde_json::to_vec(device).map_err(|e| RegistryError::Corrupt {
-            key: device.id.clone(),
-            reason: e.to_string(),
-        })?;
-        self.devices
-            .insert(device.id.as_bytes(), bytes)
-            .map_err(sled_err("write"))?;
-        Ok(())
+        decode(id.as_bytes(), &bytes).map(Some)
     }
 
     pub fn devices(&self) -> Result<Vec<Device>> {
         let mut out = Vec::new();
         for item in self.devices.iter() {
             let (key, bytes) = item.map_err(sled_err("scan"))?;
-            out.push(
-                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Corrupt {
-                    key: String::from_utf8_lossy(&key).into_owned(),
-                    reason: e.to_string(),
-                })?,
-            );
+            out.push(decode(&key, &bytes)?);
         }
         Ok(out)
     }
@@ -141,10 +128,7 @@ impl Registry {
             .map_err(sled_err("write"))?
             .ok_or_else(|| RegistryError::UnknownDevice(id.to_string()))?;
         self.flush()?;
-        serde_json::from_slice(&updated).map_err(|e| RegistryError::Corrupt {
-            key: id.to_string(),
-            reason: e.to_string(),
-        })
+        decode(id.as_bytes(), &updated)
     }
 
     /// Stores what a message changed about its device, keeping the approval that is stored
@@ -200,23 +184,6 @@ impl Registry {
         Ok((new, duplicates))
     }
 
-    /// Every stored entry of a device, in (kind, id) order.
-    pub fn entries(&self, device: &str) -> Result<Vec<Entry>> {
-        let mut prefix = device.as_bytes().to_vec();
-        prefix.push(0);
-        let mut out = Vec::new();
-        for item in self.records.scan_prefix(prefix) {
-            let (key, bytes) = item.map_err(sled_err("scan"))?;
-            out.push(
-                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Corrupt {
-                    key: String::from_utf8_lossy(&key).into_owned(),
-                    reason: e.to_string(),
-                })?,
-            );
-        }
-        Ok(out)
-    }
-
     /// Calls `each` with every stored prediction of `model` made at or after `since_ms`, joined
     /// with its label (when `labelled_only`, only labelled ones), as one JSON object.
     pub fn export(
@@ -236,11 +203,7 @@ impl Registry {
                 continue;
             }
             let device = String::from_utf8_lossy(&key[..split]).into_owned();
-            let entry: Entry =
-                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Corrupt {
-                    key: device.clone(),
-                    reason: e.to_string(),
-                })?;
+            let entry: Entry = decode(&key, &bytes)?;
             let Entry::Prediction {
                 id,
                 model: m,

@@ -4,7 +4,7 @@
 
 mod fields;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use fields::{ConfigIssue, Fields};
 
@@ -36,6 +36,41 @@ pub fn read_tree(
         .build()
         .and_then(|c| c.try_deserialize())
         .map_err(|e| e.to_string())
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{}", report(.path, .issues))]
+    Invalid {
+        path: PathBuf,
+        issues: Vec<ConfigIssue>,
+    },
+}
+
+/// Reads `path` with the `{prefix}_*` overrides of `env` and runs `check` over the tree; the
+/// result is an error listing every issue `check` found.
+pub fn load<T>(
+    path: &Path,
+    prefix: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+    check: impl FnOnce(&serde_json::Map<String, serde_json::Value>, &mut Vec<ConfigIssue>) -> Option<T>,
+) -> Result<T, ConfigError> {
+    let tree = read_tree(path, prefix, env).map_err(|reason| ConfigError::Read {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    let empty = serde_json::Map::new();
+    let mut issues = Vec::new();
+    match check(tree.as_object().unwrap_or(&empty), &mut issues) {
+        Some(value) if issues.is_empty() => Ok(value),
+        _ => Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            issues,
+        }),
+    }
 }
 
 /// Formats issues as the report both binaries print.
