@@ -2,12 +2,13 @@
 # The whole test suite. On a fresh Debian machine, run as root: it installs the system
 # packages the tests need first: Mesa's software Vulkan driver (so the GPU code path runs on
 # machines with no GPU), Mosquitto and its clients (the box's local broker), and systemd's
-# systemd-analyze (the unit file is verified). Tests that need a system component fail,
+# systemd-analyze (the unit file is verified), procps for kill (signals to the daemons). The
+# full-disk test mounts a tmpfs, so run as root. Tests that need a system component fail,
 # never skip, without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(mesa-vulkan-drivers libvulkan1 mosquitto mosquitto-clients systemd)
+packages=(mesa-vulkan-drivers libvulkan1 mosquitto mosquitto-clients systemd procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
