@@ -34,6 +34,14 @@ pub enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Create this box's device key if it has none, and print its device id and public key:
+    /// what an operator needs to issue its client certificate (CN = device id) and to
+    /// approve it with `fleet devices approve ID`.
+    Enroll {
+        /// The daemon's TOML configuration file (the key lives in its state_dir).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -101,6 +109,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+        Command::Enroll { config } => enroll(&config),
         Command::Status { config, addr, json } => status(config, addr, json),
         Command::Predict {
             model,
@@ -175,6 +184,39 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
             eprintln!("error: cannot start the async runtime: {e}");
             ExitCode::from(EXIT_FAILURE)
         })
+}
+
+fn enroll(path: &std::path::Path) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let key_file = config.device_key_file();
+    let created = !key_file.exists();
+    if let Err(e) = std::fs::create_dir_all(&config.state_dir) {
+        eprintln!("error: {}: {e}", config.state_dir.display());
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    match edge_protocol::identity::load_or_create(&key_file) {
+        Ok(key) => {
+            let public = key.verifying_key();
+            println!("device_id {}", edge_protocol::identity::device_id(&public));
+            println!("public_key {}", hex::encode(public.as_bytes()));
+            println!(
+                "key_file {} ({})",
+                key_file.display(),
+                if created { "created" } else { "existing" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", key_file.display());
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
 }
 
 fn run_daemon(path: &std::path::Path) -> ExitCode {

@@ -95,7 +95,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     tracker.spawn(reload_on_sighup(service.clone(), serving.clone()));
     let device_id = match &config.fleet {
         Some(fleet) => {
-            let path = config.state_dir.join("device.key");
+            let path = config.device_key_file();
             let key = edge_protocol::identity::load_or_create(&path)
                 .map_err(|source| DaemonError::StateDir { path, source })?;
             let id = edge_protocol::identity::device_id(&key.verifying_key());

@@ -290,10 +290,7 @@ async fn reload(State(service): Shared, Path(name): Path<String>) -> Response {
 }
 
 async fn status(State(service): Shared) -> Response {
-    ok(&crate::status::to_json(
-        &service.report(),
-        service.is_ready(),
-    ))
+    ok(&service.status_json())
 }
 
 async fn metrics(State(service): Shared) -> Response {

@@ -155,6 +155,8 @@ pub struct Service {
     sample_inputs: f64,
     in_flight: Semaphore,
     ready: AtomicBool,
+    /// The fleet link's state, when a fleet is configured (`/v2/status`, `edged status`).
+    pub link: std::sync::Mutex<Option<crate::uplink::LinkStatus>>,
 }
 
 impl Service {
@@ -167,7 +169,20 @@ impl Service {
             sample_inputs: config.store.sample_inputs,
             in_flight: Semaphore::new(config.limits.max_in_flight),
             ready: AtomicBool::new(false),
+            link: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The `/v2/status` document: the report, plus the fleet link when there is one.
+    pub fn status_json(&self) -> serde_json::Value {
+        let mut value = crate::status::to_json(&self.report(), self.is_ready());
+        let link = self.link.lock().map(|l| l.clone()).unwrap_or_default();
+        if let Some(link) = link {
+            let mut fleet = serde_json::to_value(link).unwrap_or_default();
+            fleet["backlog"] = self.store.outbox_len().into();
+            value["fleet"] = fleet;
+        }
+        value
     }
 
     pub fn max_request_bytes(&self) -> usize {

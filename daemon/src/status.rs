@@ -189,6 +189,33 @@ pub fn render(status: &Value) -> String {
         let parts: Vec<String> = dropped.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.push_str(&format!("dropped: {}\n", parts.join(", ")));
     }
+    if let Some(fleet) = status.get("fleet") {
+        let state = if fleet["connected"].as_bool() == Some(true) {
+            "connected".to_string()
+        } else {
+            format!(
+                "NOT CONNECTED ({})",
+                fleet["last_error"].as_str().unwrap_or("connecting")
+            )
+        };
+        let ack = fleet["last_ack_ms"]
+            .as_u64()
+            .map_or("never".to_string(), |ms| {
+                let age = crate::store::now_ms().saturating_sub(ms) / 1000;
+                format!(
+                    "{} ago",
+                    humantime::format_duration(Duration::from_secs(age))
+                )
+            });
+        out.push_str(&format!(
+            "fleet: {} via {} ({}), {state}; backlog {} records, {} acknowledged, last ack {ack}\n",
+            fleet["device"].as_str().unwrap_or("?"),
+            fleet["broker"].as_str().unwrap_or("?"),
+            fleet["transport"].as_str().unwrap_or("?"),
+            fleet["backlog"],
+            fleet["records_acknowledged"],
+        ));
+    }
     let errors: Vec<String> = status["errors"]
         .as_array()
         .into_iter()

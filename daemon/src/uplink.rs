@@ -13,6 +13,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use edge_protocol::envelope::{Envelope, Kind, Limits};
 use edge_protocol::messages::Hello;
 use edge_protocol::records::{Ack, RecordBatch};
+use edge_protocol::tls::Transport;
 use edge_protocol::{identity, topics};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio_util::sync::CancellationToken;
@@ -25,6 +26,20 @@ struct InFlight {
     batch_id: u64,
     seqs: Vec<u64>,
     sent: Instant,
+}
+
+/// What `/v2/status` says about the link (the backlog is added from the outbox).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LinkStatus {
+    pub device: String,
+    pub broker: String,
+    pub transport: &'static str,
+    pub connected: bool,
+    /// Why the last connection attempt failed or the link was lost.
+    pub last_error: Option<String>,
+    /// When the fleet last acknowledged a batch (ms since the epoch).
+    pub last_ack_ms: Option<u64>,
+    pub records_acknowledged: u64,
 }
 
 /// Runs the uplink until `shutdown`.
@@ -42,11 +57,27 @@ pub async fn run(
         }
     };
     let device = identity::device_id(&key.verifying_key());
+    if let Ok(mut link) = service.link.lock() {
+        *link = Some(LinkStatus {
+            device: device.clone(),
+            broker: format!("{}:{}", config.host, config.port),
+            transport: match config.transport {
+                Transport::Tcp => "tcp",
+                Transport::Tls(_) => "tls",
+            },
+            ..LinkStatus::default()
+        });
+    }
     let mut options = MqttOptions::new(&device, &config.host, config.port);
     options
         .set_keep_alive(Duration::from_secs(30))
         .set_clean_session(false)
         .set_max_packet_size(8 << 20, 8 << 20);
+    if let Transport::Tls(tls) = &config.transport {
+        options.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls.clone()),
+        ));
+    }
     let (client, mut eventloop) = AsyncClient::new(options, 64);
     let mut network = rumqttc::NetworkOptions::new();
     network.set_tcp_nodelay(true);
@@ -96,6 +127,7 @@ impl Link {
                 event = eventloop.poll() => match event {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         connected = true;
+                        self.update_link(|l| l.connected = true);
                         backoff = Duration::from_millis(200);
                         tracing::info!(device = %self.device, "connected to the fleet broker");
                         let _ = self.client.try_subscribe(topics::device_subscription(&self.device), QoS::AtLeastOnce);
@@ -108,14 +140,26 @@ impl Link {
                             if let Err(e) = self.service.store.outbox_remove(&done) {
                                 tracing::error!(error = %e, "cannot remove acknowledged records from the outbox");
                             }
+                            self.update_link(|l| {
+                                l.last_ack_ms = Some(now_ms());
+                                l.records_acknowledged += done.len() as u64;
+                            });
                             in_flight = self.send_batch();
                         }
                     }
                     Ok(_) => {}
                     Err(e) => {
+                        let error = connection_error(&e);
                         if connected {
-                            tracing::warn!(error = %e, "lost the fleet broker; buffering until it is back");
+                            tracing::warn!(%error, "lost the fleet broker; buffering until it is back");
+                        } else if self.link_error() != Some(error.clone()) {
+                            // Logged once per distinct cause, not at every retry.
+                            tracing::warn!(%error, broker = %format!("{}:{}", self.config.host, self.config.port), "cannot connect to the fleet broker; buffering and retrying");
                         }
+                        self.update_link(|l| {
+                            l.connected = false;
+                            l.last_error = Some(error);
+                        });
                         connected = false;
                         in_flight = None;
                         let wait = jitter(backoff);
@@ -129,6 +173,19 @@ impl Link {
             }
         }
         let _ = self.client.try_disconnect();
+    }
+
+    fn update_link(&self, change: impl FnOnce(&mut LinkStatus)) {
+        if let Ok(mut link) = self.service.link.lock()
+            && let Some(link) = link.as_mut()
+        {
+            change(link);
+        }
+    }
+
+    fn link_error(&self) -> Option<String> {
+        let link = self.service.link.lock().ok()?;
+        link.as_ref()?.last_error.clone()
     }
 
     fn envelope(&self, kind: Kind, body: Vec<u8>) -> Option<Envelope> {
@@ -174,7 +231,7 @@ impl Link {
     }
 
     fn telemetry(&self) -> serde_json::Value {
-        let mut value = crate::status::to_json(&self.service.report(), self.service.is_ready());
+        let mut value = self.service.status_json();
         value["backlog"] = self.service.store.outbox_len().into();
         value
     }
@@ -227,6 +284,20 @@ impl Link {
         let flight = in_flight?;
         (ack.batch_id == flight.batch_id).then(|| flight.seqs.clone())
     }
+}
+
+/// The error with its causes (a TLS failure is the source of an I/O error, say).
+fn connection_error(e: &rumqttc::ConnectionError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// `base` scaled by a factor in [0.5, 1.5) taken from the clock's low bits, so boxes that

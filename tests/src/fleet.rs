@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::binary;
+use crate::daemon::{Daemon, base_config, mlp_request};
 
 pub const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -16,6 +17,8 @@ pub const TOKEN: &str = "test-admin-token-0123456789";
 pub struct Fleet {
     pub child: Child,
     pub mqtt: String,
+    /// The embedded broker's TLS listener, when configured.
+    pub mqtts: Option<String>,
     pub admin: SocketAddr,
     pub public_key: String,
     pub config: PathBuf,
@@ -37,10 +40,14 @@ impl Fleet {
 
     /// Starts `fleet serve` using an external broker at `addr` (host:port).
     pub fn start_external(state: &Path, addr: &str) -> Self {
-        Self::start_with(state, &format!("embedded = false\nexternal = \"{addr}\""))
+        Self::start_with(
+            state,
+            &format!("embedded = false\nexternal = \"{addr}\"\ntransport = \"tcp\""),
+        )
     }
 
-    fn start_with(state: &Path, broker: &str) -> Self {
+    /// Starts `fleet serve` with `broker` as the body of its `[broker]` table.
+    pub fn start_with(state: &Path, broker: &str) -> Self {
         let config = state.with_extension("fleet.toml");
         std::fs::write(
             &config,
@@ -50,10 +57,17 @@ impl Fleet {
             ),
         )
         .unwrap_or_else(|e| panic!("write config: {e}"));
+        Self::start_file(&config, &[])
+    }
+
+    /// Starts `fleet serve --config FILE` with extra environment (FLEET_* overrides).
+    pub fn start_file(config: &Path, env: &[(&str, &str)]) -> Self {
+        let config = config.to_path_buf();
         let mut child = binary("fleet")
             .args(["serve", "--config"])
             .arg(&config)
             .env("FLEET_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -82,6 +96,10 @@ impl Fleet {
                 .to_string()
         };
         Self {
+            mqtts: line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("mqtts="))
+                .map(str::to_string),
             mqtt: field("mqtt"),
             admin: field("admin")
                 .parse()
@@ -140,4 +158,41 @@ impl Drop for Fleet {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An edged config (the example MLP, HTTP on port 0) uploading to the fleet at `broker`;
+/// `link` holds the transport keys (`transport = "tcp"`, or the TLS files), `extra` goes before
+/// the `[fleet]` table. Short timeouts, so tests see resends and reconnects quickly.
+pub fn edged_fleet_config(
+    state: &Path,
+    broker: &str,
+    public_key: &str,
+    link: &str,
+    extra: &str,
+) -> String {
+    format!(
+        "{}{extra}[fleet]\nbroker = \"{broker}\"\n{link}public_key = \"{public_key}\"\nbatch_size = 64\nack_timeout = \"1s\"\ntelemetry_interval = \"200ms\"\nreconnect_max = \"200ms\"\n",
+        base_config(state),
+    )
+}
+
+/// Sends `n` predictions (request ids `{tag}-{i}`) and labels every other one; returns the
+/// number of records (predictions + labels) the device must upload.
+pub fn traffic(d: &Daemon, tag: &str, n: u32) -> usize {
+    let mut records = 0;
+    for i in 0..n {
+        let (status, reply) = d.post_json(
+            "/v2/models/mlp/infer",
+            &mlp_request(Some(&format!("{tag}-{i}")), 1, i),
+        );
+        assert_eq!(status, 200, "{reply}");
+        records += 1;
+        if i % 2 == 0 {
+            let label = serde_json::json!({"prediction_id": reply["parameters"]["prediction_id"], "label": i % 4});
+            let (status, reply) = d.post_json("/v2/models/mlp/labels", &label.to_string());
+            assert_eq!(status, 200, "{reply}");
+            records += 1;
+        }
+    }
+    records
 }

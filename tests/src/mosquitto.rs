@@ -38,15 +38,20 @@ impl Mosquitto {
 
     /// Starts a broker on `port` (a restart reuses the port the daemon knows).
     pub fn start_on(dir: &Path, port: u16) -> Self {
-        require("mosquitto");
-        let conf = dir.join(format!("mosquitto-{port}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
+        Self::start_with_config(
+            dir,
+            port,
+            &format!(
                 "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\nmax_queued_messages 100000\nset_tcp_nodelay true\nlog_type error\n"
             ),
         )
-        .unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
+    }
+
+    /// Starts a broker with the config text `config`, which listens on `port`.
+    pub fn start_with_config(dir: &Path, port: u16, config: &str) -> Self {
+        require("mosquitto");
+        let conf = dir.join(format!("mosquitto-{port}.conf"));
+        std::fs::write(&conf, config).unwrap_or_else(|e| panic!("write {}: {e}", conf.display()));
         let child = Command::new("mosquitto")
             .arg("-c")
             .arg(&conf)
@@ -98,20 +103,8 @@ impl Mosquitto {
 
     /// Runs mosquitto_pub with `mode` (-s: stdin is one message, -l: one per line).
     fn mosquitto_pub(&self, topic: &str, mode: &str, input: &[u8]) {
-        require("mosquitto_pub");
-        let port = self.port.to_string();
-        let mut child = Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &port, "-q", "1", "-t", topic, mode])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
-        if let Some(mut stdin) = child.stdin.take() {
-            std::io::Write::write_all(&mut stdin, input).unwrap_or_else(|e| panic!("{e}"));
-        }
-        let status = child
-            .wait()
-            .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
-        assert!(status.success(), "mosquitto_pub {mode} to {topic} failed");
+        let (ok, stderr) = publish_with(self.port, &[], topic, mode, input);
+        assert!(ok, "mosquitto_pub {mode} to {topic} failed: {stderr}");
     }
 
     /// Subscribes with mosquitto_sub, waiting for `count` messages; returns a handle whose
@@ -186,4 +179,35 @@ impl Subscription {
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON {l:?}: {e}")))
             .collect()
     }
+}
+
+/// Runs mosquitto_pub (QoS 1) with extra arguments (TLS files, say); returns whether it
+/// succeeded, and its stderr.
+pub fn publish_with(
+    port: u16,
+    extra: &[&str],
+    topic: &str,
+    mode: &str,
+    input: &[u8],
+) -> (bool, String) {
+    require("mosquitto_pub");
+    let port = port.to_string();
+    let mut child = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port, "-q", "1", "-t", topic, mode])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        // A refused connection may close stdin early; the exit status tells.
+        let _ = std::io::Write::write_all(&mut stdin, input);
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

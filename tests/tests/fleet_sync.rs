@@ -5,8 +5,8 @@
 
 #![allow(clippy::expect_used)] // test helpers outside #[test] fns
 
-use e2e::daemon::{Daemon, base_config, install_model, mlp_request};
-use e2e::fleet::{Fleet, free_port};
+use e2e::daemon::{Daemon, install_model};
+use e2e::fleet::{Fleet, edged_fleet_config, free_port, traffic};
 use e2e::{binary, run};
 
 fn edged(dir: &std::path::Path, name: &str, fleet: &Fleet) -> Daemon {
@@ -16,35 +16,14 @@ fn edged(dir: &std::path::Path, name: &str, fleet: &Fleet) -> Daemon {
 fn edged_with(dir: &std::path::Path, name: &str, fleet: &Fleet, extra: &str) -> Daemon {
     let state = dir.join(name);
     install_model(&state, "mlp", 1);
-    let config = format!(
-        "{}{extra}[fleet]\nbroker = \"{}\"\ntransport = \"tcp\"\npublic_key = \"{}\"\nbatch_size = 64\nack_timeout = \"1s\"\ntelemetry_interval = \"200ms\"\nreconnect_max = \"200ms\"\n",
-        base_config(&state),
-        fleet.mqtt,
-        fleet.public_key
+    let config = edged_fleet_config(
+        &state,
+        &fleet.mqtt,
+        &fleet.public_key,
+        "transport = \"tcp\"\n",
+        extra,
     );
     Daemon::start(&state, &config)
-}
-
-/// Sends `n` predictions (request ids `{tag}-{i}`) and labels every other one.
-fn traffic(d: &Daemon, tag: &str, n: u32) -> usize {
-    let mut records = 0;
-    for i in 0..n {
-        let (status, reply) = d.post_json(
-            "/v2/models/mlp/infer",
-            &mlp_request(Some(&format!("{tag}-{i}")), 1, i),
-        );
-        assert_eq!(status, 200, "{reply}");
-        records += 1;
-        if i % 2 == 0 {
-            let label = serde_json::json!({"prediction_id": reply["parameters"]["prediction_id"], "label": i % 4});
-            assert_eq!(
-                d.post_json("/v2/models/mlp/labels", &label.to_string()).0,
-                200
-            );
-            records += 1;
-        }
-    }
-    records
 }
 
 #[test]
@@ -323,9 +302,10 @@ fn fleet_serve_with_a_bad_config_exits_64_reporting_every_key() {
     assert_eq!(out.status.code(), Some(64), "{stderr}");
     assert!(stdout.is_empty());
     for key in [
-        "has 3 problems",
+        "has 4 problems",
         "colour: unknown key",
         "broker.external",
+        "broker.transport: required",
         "admin.token",
     ] {
         assert!(stderr.contains(key), "missing {key:?} in {stderr}");

@@ -14,7 +14,8 @@ use std::time::Duration;
 use edge_model::DeviceChoice;
 use serde_json::{Map, Value};
 
-pub use edge_config::{ConfigError, ConfigIssue, Fields};
+use edge_config::{ConfigError, ConfigIssue, Fields};
+pub use edge_protocol::tls::Transport;
 
 /// The whole daemon configuration, checked.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct Config {
 pub struct FleetConfig {
     pub host: String,
     pub port: u16,
+    /// Plain TCP or TLS (with the CA and optional client certificate loaded).
+    pub transport: Transport,
     /// The fleet's ed25519 public key (hex): acks and instructions must be signed by it.
     pub public_key: String,
     /// Records per uploaded batch.
@@ -232,6 +235,11 @@ impl Config {
     }
 
     /// The sled database directory.
+    /// The device's ed25519 identity key (created at first use, mode 0600).
+    pub fn device_key_file(&self) -> PathBuf {
+        self.state_dir.join("device.key")
+    }
+
     pub fn store_dir(&self) -> PathBuf {
         self.state_dir.join("buffer")
     }
@@ -290,7 +298,7 @@ fn check_mqtt(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opti
 fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<FleetConfig> {
     let mut f = Fields::new("fleet", table);
     let broker = f.host_port("broker", issues);
-    let transport = f.string("transport", issues);
+    let transport = edge_protocol::tls::transport(&mut f, issues);
     let public_key = f.string("public_key", issues);
     let batch_size = f.integer("batch_size", 2000, (1, 100_000), issues) as usize;
     let ack_timeout = f.duration(
@@ -311,34 +319,14 @@ fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opt
         (Duration::from_millis(10), 3600 * SECOND),
         issues,
     );
-    let keys = (f.key("transport"), f.key("public_key"));
+    let public_key_key = f.key("public_key");
     f.finish(issues);
     let (host, port) = broker?;
-    let mut ok = true;
-    match transport.as_deref() {
-        Some("tcp") => {}
-        Some("tls") => {
-            ok = false;
-            issues.push(ConfigIssue {
-                key: keys.0.clone(),
-                message: "TLS to the fleet broker is not implemented yet; say \"tcp\" to send \
-                          in plain text on a trusted network"
-                    .into(),
-            });
-        }
-        _ => {
-            ok = false;
-            issues.push(ConfigIssue {
-                key: keys.0.clone(),
-                message: "required: \"tcp\" (plain text is used only when said explicitly)".into(),
-            });
-        }
-    }
     let public_key = match public_key {
         Some(k) if edge_protocol::identity::parse_public_key(&k).is_ok() => k,
         _ => {
             issues.push(ConfigIssue {
-                key: keys.1,
+                key: public_key_key,
                 message: "required: the fleet's ed25519 public key in hex (STATE_DIR/fleet.pub \
                           of `fleet serve`)"
                     .into(),
@@ -346,9 +334,10 @@ fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opt
             return None;
         }
     };
-    ok.then_some(FleetConfig {
+    Some(FleetConfig {
         host,
         port,
+        transport: transport?,
         public_key,
         batch_size,
         ack_timeout,

@@ -28,8 +28,21 @@ fn minimal_file_with_a_state_dir_and_one_model_works() {
 #[test]
 fn the_annotated_example_file_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/edged.toml");
-    let config = Config::load_with_env(&path, Vec::new()).expect("example config is valid");
+    // Its TLS files live under /etc on a box; point them at a test PKI.
+    let pki = test_pki();
+    let file = |name: &str| pki.path().join(name).display().to_string();
+    let env = [
+        ("EDGED_FLEET__CA_FILE", file("ca.pem")),
+        ("EDGED_FLEET__CERT_FILE", file("box.pem")),
+        ("EDGED_FLEET__KEY_FILE", file("box.key")),
+    ];
+    let env = env.map(|(k, v)| (k.to_string(), v));
+    let config = Config::load_with_env(&path, env).expect("example config is valid");
     assert!(config.mqtt.is_some());
+    assert!(matches!(
+        config.fleet.map(|f| f.transport),
+        Some(Transport::Tls(_))
+    ));
 }
 
 #[test]
@@ -105,4 +118,117 @@ fn durations_without_units_are_refused() {
 fn malformed_toml_is_a_read_error_naming_the_file() {
     let err = load("state_dir = [", &[]).expect_err("invalid");
     assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+}
+
+/// A fleet table with `link` as its transport keys.
+fn fleet_link(link: &str) -> String {
+    format!(
+        "state_dir = \"/tmp/x\"\n[models.mlp]\n[fleet]\nbroker = \"fleet.example:8883\"\npublic_key = \"{}\"\n{link}",
+        "11".repeat(32)
+    )
+}
+
+/// A CA, a server certificate and a client certificate made by scripts/make-certs.sh.
+fn test_pki() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-certs.sh");
+    for args in [&["ca"][..], &["server", "localhost"], &["client", "box"]] {
+        let status = std::process::Command::new(&script)
+            .arg(dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run make-certs.sh (needs openssl)");
+        assert!(status.success(), "make-certs.sh {args:?}");
+    }
+    dir
+}
+
+#[test]
+fn fleet_link_must_say_tcp_or_tls() {
+    assert_eq!(
+        issues(load(&fleet_link(""), &[]).expect_err("no transport")),
+        ["fleet.transport"]
+    );
+    assert_eq!(
+        issues(load(&fleet_link("transport = \"udp\"\n"), &[]).expect_err("udp")),
+        ["fleet.transport"]
+    );
+    let config = load(&fleet_link("transport = \"tcp\"\n"), &[]).expect("tcp");
+    assert!(matches!(
+        config.fleet.map(|f| f.transport),
+        Some(Transport::Tcp)
+    ));
+    let keys = issues(
+        load(
+            &fleet_link("transport = \"tcp\"\nca_file = \"/x/ca.pem\"\n"),
+            &[],
+        )
+        .expect_err("ca with tcp"),
+    );
+    assert_eq!(keys, ["fleet.ca_file"]);
+}
+
+#[test]
+fn fleet_tls_files_are_loaded_and_bad_ones_reported_by_key() {
+    let pki = test_pki();
+    let file = |name: &str| pki.path().join(name).display().to_string();
+    let tls = |extra: &str| {
+        format!(
+            "transport = \"tls\"\nca_file = \"{}\"\n{extra}",
+            file("ca.pem")
+        )
+    };
+    let config = load(&fleet_link(&tls("")), &[]).expect("server verified, no client cert");
+    assert!(matches!(
+        config.fleet.map(|f| f.transport),
+        Some(Transport::Tls(_))
+    ));
+    let pair = format!(
+        "cert_file = \"{}\"\nkey_file = \"{}\"\n",
+        file("box.pem"),
+        file("box.key")
+    );
+    load(&fleet_link(&tls(&pair)), &[]).expect("with a client certificate");
+
+    let cases = [
+        (
+            "transport = \"tls\"\n".to_string(),
+            "fleet.ca_file",
+            "no CA",
+        ),
+        (
+            "transport = \"tls\"\nca_file = \"/nonexistent/ca.pem\"\n".into(),
+            "fleet.ca_file",
+            "missing CA",
+        ),
+        (
+            format!("transport = \"tls\"\nca_file = \"{}\"\n", file("box.key")),
+            "fleet.ca_file",
+            "a key is not a CA",
+        ),
+        (
+            tls(&format!("cert_file = \"{}\"\n", file("box.pem"))),
+            "fleet.key_file",
+            "cert without key",
+        ),
+        (
+            tls(&format!("key_file = \"{}\"\n", file("box.key"))),
+            "fleet.cert_file",
+            "key without cert",
+        ),
+        (
+            tls(&format!(
+                "cert_file = \"{}\"\nkey_file = \"{}\"\n",
+                file("box.pem"),
+                file("server.key")
+            )),
+            "fleet.key_file",
+            "key of another certificate",
+        ),
+    ];
+    for (link, key, case) in cases {
+        let err = load(&fleet_link(&link), &[]).expect_err(case);
+        assert_eq!(issues(err), [key], "{case}");
+    }
 }

@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use edge_config::{ConfigIssue, Fields};
+pub use edge_protocol::tls::Transport;
 use serde_json::{Map, Value};
 
 /// The checked configuration of `fleet serve`.
@@ -24,18 +27,40 @@ pub struct ServeConfig {
 /// Which broker the fleet talks through.
 #[derive(Debug, Clone)]
 pub enum BrokerConfig {
-    /// rumqttd inside this process, listening on this address.
-    Embedded { listen: SocketAddr },
+    /// rumqttd inside this process, listening in plain TCP on `listen` (where the fleet's own
+    /// client connects) and, with `tls`, behind a TLS listener for devices.
+    Embedded {
+        listen: SocketAddr,
+        tls: Option<TlsListener>,
+    },
     /// Any MQTT broker (Mosquitto, EMQX).
-    External { host: String, port: u16 },
+    External {
+        host: String,
+        port: u16,
+        transport: Transport,
+    },
+}
+
+/// The embedded broker's TLS listener.
+#[derive(Debug, Clone)]
+pub struct TlsListener {
+    pub listen: SocketAddr,
+    /// Server certificate and key, and the client CA when client certificates are required.
+    pub config: Arc<tokio_rustls::rustls::ServerConfig>,
 }
 
 impl BrokerConfig {
-    /// Where the fleet's own MQTT client connects.
-    pub fn client_addr(&self) -> (String, u16) {
+    /// Where and how the fleet's own MQTT client connects.
+    pub fn client_addr(&self) -> (String, u16, Transport) {
         match self {
-            Self::Embedded { listen } => (listen.ip().to_string(), listen.port()),
-            Self::External { host, port } => (host.clone(), *port),
+            Self::Embedded { listen, .. } => {
+                (listen.ip().to_string(), listen.port(), Transport::Tcp)
+            }
+            Self::External {
+                host,
+                port,
+                transport,
+            } => (host.clone(), *port, transport.clone()),
         }
     }
 }
@@ -79,9 +104,24 @@ fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Ser
         let external = f.host_port("external", issues);
         let external_set = f.string("external", &mut Vec::new()).is_some();
         let key = f.key("external");
+        let (transport, tls) = if embedded {
+            for name in ["transport", "ca_file", "cert_file", "key_file"] {
+                if broker.contains_key(name) {
+                    issues.push(ConfigIssue {
+                        key: f.key(name),
+                        message: "only used with an external broker (embedded = false); the \
+                                  embedded broker's TLS listener is set with tls_listen"
+                            .into(),
+                    });
+                }
+            }
+            (None, check_tls_listener(&mut f, issues))
+        } else {
+            (edge_protocol::tls::transport(&mut f, issues), None)
+        };
         f.finish(issues);
         match (embedded, external, external_set) {
-            (true, _, false) => Some(BrokerConfig::Embedded { listen }),
+            (true, _, false) => Some(BrokerConfig::Embedded { listen, tls: tls? }),
             (true, _, true) => {
                 issues.push(ConfigIssue {
                     key,
@@ -89,7 +129,11 @@ fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Ser
                 });
                 None
             }
-            (false, Some((host, port)), _) => Some(BrokerConfig::External { host, port }),
+            (false, Some((host, port)), _) => Some(BrokerConfig::External {
+                host,
+                port,
+                transport: transport?,
+            }),
             (false, None, true) => None,
             (false, None, false) => {
                 issues.push(ConfigIssue {
@@ -126,4 +170,48 @@ fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Ser
         admin_token,
         max_message_bytes,
     })
+}
+
+/// `tls_listen` with `tls_cert_file` and `tls_key_file` (and `tls_client_ca_file` to require
+/// client certificates). `Some(None)`: no TLS listener; `None`: a problem was reported.
+fn check_tls_listener(
+    f: &mut Fields<'_>,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<Option<TlsListener>> {
+    let listen = f.string("tls_listen", &mut Vec::new()).is_some();
+    let addr = f.socket_addr("tls_listen", SocketAddr::from(([0, 0, 0, 0], 8883)), issues);
+    let cert = f.string("tls_cert_file", issues);
+    let key = f.string("tls_key_file", issues);
+    let client_ca = f.string("tls_client_ca_file", issues);
+    let (Some(cert), Some(key)) = (&cert, &key) else {
+        if listen || cert.is_some() || key.is_some() || client_ca.is_some() {
+            issues.push(ConfigIssue {
+                key: f.key(if cert.is_none() {
+                    "tls_cert_file"
+                } else {
+                    "tls_key_file"
+                }),
+                message: "the TLS listener needs tls_cert_file and tls_key_file (PEM)".into(),
+            });
+            return None;
+        }
+        return Some(None);
+    };
+    match edge_protocol::tls::server_config(
+        Path::new(cert),
+        Path::new(key),
+        client_ca.as_deref().map(Path::new),
+    ) {
+        Ok(config) => Some(Some(TlsListener {
+            listen: addr,
+            config,
+        })),
+        Err(e) => {
+            issues.push(ConfigIssue {
+                key: f.key("tls_listen"),
+                message: e.to_string(),
+            });
+            None
+        }
+    }
 }

@@ -13,6 +13,7 @@ use ed25519_dalek::SigningKey;
 use edge_protocol::envelope::{Envelope, Kind, Limits};
 use edge_protocol::messages::Hello;
 use edge_protocol::records::{Ack, RecordBatch};
+use edge_protocol::tls::Transport;
 use edge_protocol::{ProtocolError, identity, topics};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio_util::sync::CancellationToken;
@@ -265,6 +266,7 @@ pub async fn run(
     ingest: Arc<Ingest>,
     host: String,
     port: u16,
+    transport: Transport,
     shutdown: CancellationToken,
     subscribed: tokio::sync::oneshot::Sender<()>,
 ) {
@@ -277,6 +279,11 @@ pub async fn run(
             ingest.limits.max_message * 2 + 1024,
             ingest.limits.max_message * 2 + 1024,
         );
+    if let Transport::Tls(tls) = transport {
+        options.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls),
+        ));
+    }
     let (client, mut eventloop) = AsyncClient::new(options, 1024);
     let mut network = rumqttc::NetworkOptions::new();
     network.set_tcp_nodelay(true);

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod config;
 pub mod ingest;
 pub mod registry;
+mod tls_front;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -46,8 +47,18 @@ pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(),
     let public_key = hex_key(&key);
     std::fs::write(config.state_dir.join("fleet.pub"), &public_key).map_err(state_err)?;
     let registry = Registry::open(&config.devices_db())?;
-    if let BrokerConfig::Embedded { listen } = &config.broker {
+    let mut tls_listener = None;
+    if let BrokerConfig::Embedded { listen, tls } = &config.broker {
         start_embedded_broker(*listen, config.max_message_bytes)?;
+        if let Some(tls) = tls {
+            let listener = tokio::net::TcpListener::bind(tls.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: tls.listen,
+                    source,
+                })?;
+            tls_listener = Some((listener, tls.clone(), *listen));
+        }
     }
     let ingest = Arc::new(Ingest::new(registry, key, config.max_message_bytes));
     let listener = tokio::net::TcpListener::bind(config.admin_listen)
@@ -60,13 +71,21 @@ pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(),
         addr: config.admin_listen,
         source,
     })?;
-    let (host, port) = config.broker.client_addr();
+    let (host, port, transport) = config.broker.client_addr();
     let tracker = tokio_util::task::TaskTracker::new();
+    let mut mqtts = String::new();
+    if let Some((listener, tls, broker)) = tls_listener {
+        if let Ok(addr) = listener.local_addr() {
+            mqtts = format!(" mqtts={addr}");
+        }
+        tracker.spawn(tls_front::run(listener, tls, broker, shutdown.clone()));
+    }
     let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
     tracker.spawn(ingest::run(
         ingest.clone(),
         host.clone(),
         port,
+        transport,
         shutdown.clone(),
         subscribed_tx,
     ));
@@ -86,7 +105,7 @@ pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(),
             return Ok(());
         }
     }
-    println!("fleet ready mqtt={host}:{port} admin={admin_addr} public_key={public_key}");
+    println!("fleet ready mqtt={host}:{port}{mqtts} admin={admin_addr} public_key={public_key}");
     tracing::info!(mqtt = %format!("{host}:{port}"), admin = %admin_addr, "fleet serving");
     shutdown.cancelled().await;
     tracker.wait().await;

@@ -14,6 +14,7 @@ mod error;
 pub mod identity;
 pub mod messages;
 pub mod records;
+pub mod tls;
 pub mod topics;
 
 pub use error::ProtocolError;
