@@ -93,6 +93,22 @@ fn approved_devices_upload_every_record_exactly_once_across_a_fleet_kill() {
     assert!(device["status"].is_null() || device["status"].is_object());
     let (_, stats) = fleet.admin("GET", "/api/stats");
     assert!(stats["rejected"].get("bad_signature").is_none(), "{stats}");
+    // The box's own status shows the link: connected, nothing left to upload.
+    let (out, summary, stderr) = run(binary("edged")
+        .args(["status", "--addr"])
+        .arg(a.addr.to_string()));
+    assert!(out.status.success(), "{stderr}");
+    let line = summary
+        .lines()
+        .find(|l| l.starts_with("fleet: "))
+        .unwrap_or_else(|| panic!("no fleet line in {summary}"));
+    assert!(
+        line.contains(&format!(
+            "fleet: {ida} via {} (tcp), connected; backlog 0 records, {total_a} acknowledged",
+            fleet.mqtt
+        )),
+        "{line}"
+    );
 }
 
 #[test]
