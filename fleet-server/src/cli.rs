@@ -85,8 +85,17 @@ pub enum DevicesCommand {
         #[arg(long)]
         json: bool,
     },
-    /// One device: key, state, last seen, status, telemetry, records.
-    Show { id: String },
+    /// One device: state, software, last seen, backlog on the box, records, each model
+    /// version's latest numbers (rate, p95, errors, accuracy) and their history.
+    Show {
+        id: String,
+        /// History from this long ago (24h) or this time (RFC 3339).
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Print the device and its history as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Accept a pending device's records from now on.
     Approve { id: String },
     /// Refuse a device's messages from now on.
@@ -278,9 +287,50 @@ fn devices(addr: std::net::SocketAddr, token: &str, action: DevicesCommand) -> E
         Ok(r) => r,
         Err(code) => return code,
     };
+    if let DevicesCommand::Show { id, since, json } = &action {
+        let since = match since_ms(since) {
+            Ok(ms) => ms,
+            Err(e) => {
+                eprintln!("error: --since: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        let calls = async {
+            let device =
+                crate::devices_cli::call(addr, token, "GET", &format!("/api/devices/{id}")).await?;
+            let history = crate::devices_cli::call(
+                addr,
+                token,
+                "GET",
+                &format!("/api/devices/{id}/metrics?since_ms={since}"),
+            )
+            .await?;
+            Ok::<_, crate::devices_cli::AdminCallError>((device, history))
+        };
+        return match runtime.block_on(calls) {
+            Ok((device, history)) if *json => {
+                println!(
+                    "{:#}",
+                    serde_json::json!({"device": device["device"], "history": history["points"]})
+                );
+                ExitCode::SUCCESS
+            }
+            Ok((device, history)) => {
+                print!(
+                    "{}",
+                    crate::devices_cli::render_device(&device["device"], &history["points"])
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
+    }
     let (method, path) = match &action {
         DevicesCommand::List { .. } => ("GET", "/api/devices".to_string()),
-        DevicesCommand::Show { id } => ("GET", format!("/api/devices/{id}")),
+        DevicesCommand::Show { id, .. } => ("GET", format!("/api/devices/{id}")),
         DevicesCommand::Approve { id } => ("POST", format!("/api/devices/{id}/approve")),
         DevicesCommand::Revoke { id } => ("POST", format!("/api/devices/{id}/revoke")),
     };

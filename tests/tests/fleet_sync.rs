@@ -109,6 +109,64 @@ fn approved_devices_upload_every_record_exactly_once_across_a_fleet_kill() {
         )),
         "{line}"
     );
+
+    // The fleet keeps a metrics history per device; `fleet devices show` summarises it.
+    let (status, history) = fleet.admin("GET", &format!("/api/devices/{ida}/metrics"));
+    assert_eq!(status, 200, "{history}");
+    let points = history["points"].as_array().expect("points");
+    assert!(
+        points.len() >= 2,
+        "telemetry every 200 ms leaves a history: {history}"
+    );
+    let last = points.last().expect("a point");
+    assert_eq!(last["backlog"], 0, "{last}");
+    assert_eq!(last["models"][0]["model"], "mlp", "{last}");
+    assert_eq!(last["models"][0]["version"], "1", "{last}");
+    assert!(
+        last["models"][0]["accuracy"].as_f64().is_some(),
+        "labels were joined: {last}"
+    );
+    let times: Vec<u64> = points
+        .iter()
+        .filter_map(|p| p["time_ms"].as_u64())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] < w[1]),
+        "oldest first: {times:?}"
+    );
+    assert_eq!(
+        fleet
+            .admin("GET", &format!("/api/devices/{ida}/metrics?since_ms=-1"))
+            .0,
+        400
+    );
+    assert_eq!(fleet.admin("GET", "/api/devices/d-nobody/metrics").0, 404);
+    let (out, shown, stderr) = run(binary("fleet").args([
+        "devices",
+        "--addr",
+        &fleet.admin.to_string(),
+        "--token",
+        e2e::fleet::TOKEN,
+        "show",
+        &ida,
+    ]));
+    assert!(out.status.success(), "{stderr}");
+    for expected in [
+        format!("device      {ida} (approved)"),
+        format!("records     {total_a} stored"),
+        "backlog on the box: 0 records".to_string(),
+        "ACC FIRST".to_string(),
+    ] {
+        assert!(
+            shown.contains(&expected),
+            "missing {expected:?} in\n{shown}"
+        );
+    }
+    let model_rows = shown.lines().filter(|l| l.starts_with("mlp ")).count();
+    assert_eq!(
+        model_rows, 2,
+        "latest numbers and history rows for mlp v1:\n{shown}"
+    );
 }
 
 #[test]

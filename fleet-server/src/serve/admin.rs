@@ -28,6 +28,7 @@ pub fn router(ingest: Arc<Ingest>, token: &str) -> Router {
     Router::new()
         .route("/api/devices", get(list))
         .route("/api/devices/{id}", get(show))
+        .route("/api/devices/{id}/metrics", get(metrics))
         .route("/api/devices/{id}/approve", post(approve))
         .route("/api/devices/{id}/revoke", post(revoke))
         .route("/api/stats", get(stats))
@@ -94,6 +95,40 @@ async fn show(
     match state.ingest.registry.device(&id) {
         Ok(Some(device)) => axum::Json(json!({"device": device})).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, &format!("no device '{id}'")),
+        Err(e) => store_error(e),
+    }
+}
+
+/// `?since_ms=` (default: everything kept) and `?limit=` (default and most 10000 points).
+#[derive(Debug, serde::Deserialize)]
+struct HistoryQuery {
+    #[serde(default)]
+    since_ms: u64,
+    limit: Option<usize>,
+}
+
+async fn metrics(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    query: Result<axum::extract::Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    guard!(state, headers);
+    let Ok(axum::extract::Query(query)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "since_ms and limit must be non-negative integers",
+        );
+    };
+    let registry = &state.ingest.registry;
+    match registry.device(&id) {
+        Ok(Some(_)) => {}
+        Ok(None) => return error(StatusCode::NOT_FOUND, &format!("no device '{id}'")),
+        Err(e) => return store_error(e),
+    }
+    let limit = query.limit.unwrap_or(10_000).min(10_000);
+    match registry.metrics_history(&id, query.since_ms, limit) {
+        Ok(points) => axum::Json(json!({"device": id, "points": points})).into_response(),
         Err(e) => store_error(e),
     }
 }

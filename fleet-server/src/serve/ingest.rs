@@ -212,6 +212,9 @@ impl Ingest {
             }
             Kind::Telemetry => {
                 device.telemetry = json();
+                if let Some(t) = &device.telemetry {
+                    self.registry.record_metrics(&device.id, now_ms(), t)?;
+                }
                 None
             }
             Kind::Records => {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod history;
 pub mod ingest;
 pub mod registry;
 mod tls_front;
