@@ -2,6 +2,7 @@
 
 pub mod daemon;
 pub mod fleet;
+pub mod load;
 pub mod mosquitto;
 
 use std::path::{Path, PathBuf};

@@ -15,7 +15,6 @@ use clap::Parser;
 use e2e::daemon::{Daemon, base_config, install_model, mlp_request};
 use e2e::mosquitto::Mosquitto;
 use hdrhistogram::Histogram;
-use http_body_util::BodyExt;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -38,9 +37,7 @@ struct Row {
     hist: Histogram<u64>,
 }
 
-fn hist() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|e| panic!("{e}"))
-}
+use e2e::load::{Stop, hist, http_predictions};
 
 fn main() {
     let args = Args::parse();
@@ -74,7 +71,8 @@ fn main() {
         let label = if durable { "on" } else { "off" }.to_string();
         let d = Duration::from_secs(args.seconds);
         for clients in [1, args.clients] {
-            let (per_second, hist) = runtime.block_on(http_load(daemon.addr, clients, d));
+            let (per_second, hist) =
+                runtime.block_on(http_predictions(daemon.addr, clients, Stop::After(d)));
             rows.push(Row {
                 path: "HTTP".into(),
                 durable: label.clone(),
@@ -174,51 +172,6 @@ fn executor_direct(model_dir: &Path, seconds: u64) -> Row {
         per_second: n as f64 / start.elapsed().as_secs_f64(),
         hist: h,
     }
-}
-
-async fn http_load(
-    addr: std::net::SocketAddr,
-    clients: usize,
-    duration: Duration,
-) -> (f64, Histogram<u64>) {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_max_idle_per_host(clients)
-        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
-    let uri: hyper::Uri = format!("http://{addr}/v2/models/mlp/infer")
-        .parse()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let body = hyper::body::Bytes::from(mlp_request(None, 1, 1));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let (client, uri, body) = (client.clone(), uri.clone(), body.clone());
-            tokio::spawn(async move {
-                let mut h = hist();
-                while start.elapsed() < duration {
-                    let request = hyper::Request::post(uri.clone())
-                        .header("content-type", "application/json")
-                        .body(http_body_util::Full::new(body.clone()))
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    let t = Instant::now();
-                    let response = client
-                        .request(request)
-                        .await
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    let status = response.status();
-                    let _ = response.into_body().collect().await;
-                    assert!(status.is_success(), "HTTP {status}");
-                    let _ = h.record(t.elapsed().as_micros().max(1) as u64);
-                }
-                h
-            })
-        })
-        .collect();
-    let mut total = hist();
-    for t in tasks {
-        let h = t.await.unwrap_or_else(|e| panic!("{e}"));
-        let _ = total.add(&h);
-    }
-    (total.len() as f64 / start.elapsed().as_secs_f64(), total)
 }
 
 async fn mqtt_load(
