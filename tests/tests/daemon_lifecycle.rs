@@ -64,10 +64,31 @@ fn run_with_a_bad_config_exits_64_with_the_same_report() {
         stderr.contains("shutdown.grace") && stderr.contains("has no unit"),
         "{stderr}"
     );
-    // The annotated example is valid.
+    // The annotated example is valid, its TLS files (under /etc on a box) pointed at a
+    // PKI made by the shipped script; without them it says which file is missing.
+    let example = repo_root().join("examples/edged.toml");
+    let (out, _, stderr) = run(binary("edged").args(["config", "check"]).arg(&example));
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr.contains("fleet.ca_file: /etc/edged/tls/ca.pem"),
+        "{stderr}"
+    );
+    let pki = dir.path().join("pki");
+    for args in [&["ca"][..], &["client", "box"]] {
+        let (out, _, stderr) = run(std::process::Command::new(
+            repo_root().join("scripts/make-certs.sh"),
+        )
+        .arg(&pki)
+        .args(args));
+        assert!(out.status.success(), "{stderr}");
+    }
+    let file = |name: &str| pki.join(name);
     let (ok, _, stderr) = run(binary("edged")
         .args(["config", "check"])
-        .arg(repo_root().join("examples/edged.toml")));
+        .arg(&example)
+        .env("EDGED_FLEET__CA_FILE", file("ca.pem"))
+        .env("EDGED_FLEET__CERT_FILE", file("box.pem"))
+        .env("EDGED_FLEET__KEY_FILE", file("box.key")));
     assert!(ok.status.success(), "{stderr}");
 }
 

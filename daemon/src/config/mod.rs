@@ -31,7 +31,7 @@ pub struct Config {
     /// How long SIGTERM waits for in-flight requests before flushing and exiting.
     pub shutdown_grace: Duration,
     pub models: Vec<ModelConfig>,
-    /// The fleet server link; `None` when `fleet.broker` is not set.
+    /// The fleet server link; `None` without a `[fleet]` table.
     pub fleet: Option<FleetConfig>,
 }
 
@@ -296,8 +296,19 @@ fn check_mqtt(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opti
 }
 
 fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<FleetConfig> {
+    if table.is_empty() {
+        return None;
+    }
     let mut f = Fields::new("fleet", table);
     let broker = f.host_port("broker", issues);
+    if !table.contains_key("broker") {
+        issues.push(ConfigIssue {
+            key: f.key("broker"),
+            message: "required: host:port of the fleet's MQTT broker (leave out the [fleet] \
+                      table to run without a fleet)"
+                .into(),
+        });
+    }
     let transport = edge_protocol::tls::transport(&mut f, issues);
     let public_key = f.string("public_key", issues);
     let batch_size = f.integer("batch_size", 2000, (1, 100_000), issues) as usize;

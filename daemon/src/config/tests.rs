@@ -232,3 +232,17 @@ fn fleet_tls_files_are_loaded_and_bad_ones_reported_by_key() {
         assert_eq!(issues(err), [key], "{case}");
     }
 }
+
+#[test]
+fn no_fleet_table_means_no_fleet_and_a_fleet_table_needs_its_broker() {
+    let config = load("state_dir = \"/tmp/x\"\n[models.mlp]\n", &[]).expect("no fleet");
+    assert!(config.fleet.is_none());
+    let text = format!(
+        "state_dir = \"/tmp/x\"\n[models.mlp]\n[fleet]\ntransport = \"tcp\"\npublic_key = \"{}\"\n",
+        "11".repeat(32)
+    );
+    assert_eq!(
+        issues(load(&text, &[]).expect_err("no broker")),
+        ["fleet.broker"]
+    );
+}
