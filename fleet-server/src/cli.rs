@@ -29,6 +29,9 @@ pub enum Command {
     /// Model registry operations.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// The organisation's signing keys: root (offline) and release keys.
+    #[command(subcommand)]
+    Keys(crate::release_cli::KeysCommand),
     /// Run the fleet server: embedded MQTT broker (or an external one), device ingest and
     /// the admin API, until SIGTERM.
     Serve {
@@ -104,6 +107,12 @@ pub enum DevicesCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
+    /// Sign a model directory with release keys (writes DIR/manifest.json).
+    Sign(crate::release_cli::SignArgs),
+    /// Verify a signed model directory and add it to the fleet's published bundles.
+    Publish(crate::release_cli::PublishArgs),
+    /// The published model versions.
+    List(crate::release_cli::ListArgs),
     /// Convert an ONNX model into the edge model format, verifying it against reference
     /// outputs when --check is given.
     Import {
@@ -165,6 +174,10 @@ pub fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+        Command::Keys(command) => crate::release_cli::keys(command),
+        Command::Model(ModelCommand::Sign(args)) => crate::release_cli::sign(args),
+        Command::Model(ModelCommand::Publish(args)) => crate::release_cli::publish(args),
+        Command::Model(ModelCommand::List(args)) => crate::release_cli::list(args),
         Command::Model(ModelCommand::Import {
             onnx,
             name,

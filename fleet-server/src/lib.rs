@@ -5,4 +5,6 @@ pub mod cli;
 pub mod devices_cli;
 pub mod export_cli;
 pub mod model;
+pub mod release;
+pub mod release_cli;
 pub mod serve;
