@@ -99,10 +99,33 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
             let key = edge_protocol::identity::load_or_create(&path)
                 .map_err(|source| DaemonError::StateDir { path, source })?;
             let id = edge_protocol::identity::device_id(&key.verifying_key());
+            let updates = match &config.updates {
+                Some(updates) => {
+                    let (incoming_tx, incoming_rx) = tokio::sync::mpsc::channel(16);
+                    let (outgoing_tx, outgoing_rx) = tokio::sync::mpsc::channel(16);
+                    let updater = crate::updates::Updater::open(
+                        updates.clone(),
+                        &config.state_dir,
+                        service.clone(),
+                        outgoing_tx,
+                    )
+                    .map_err(|source| DaemonError::StateDir {
+                        path: config.state_dir.join("updates"),
+                        source,
+                    })?;
+                    tracker.spawn(updater.run(incoming_rx, serving.clone()));
+                    Some(crate::uplink::UpdatesLink {
+                        incoming: incoming_tx,
+                        outgoing: outgoing_rx,
+                    })
+                }
+                None => None,
+            };
             tracker.spawn(crate::uplink::run(
                 fleet.clone(),
                 key,
                 service.clone(),
+                updates,
                 serving.clone(),
             ));
             Some(id)

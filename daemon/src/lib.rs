@@ -14,4 +14,5 @@ pub mod service;
 pub mod status;
 pub mod store;
 pub mod systemd;
+pub mod updates;
 pub mod uplink;

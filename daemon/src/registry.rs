@@ -113,6 +113,15 @@ impl Registry {
         )
     }
 
+    /// How `name` is loaded (its configured device), for loading a candidate version.
+    pub fn load_options(&self, name: &str) -> Option<LoadOptions> {
+        let slot = self.slots.get(name)?;
+        Some(LoadOptions {
+            device: slot.config.device,
+            ..LoadOptions::default()
+        })
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.slots.keys().map(String::as_str)
     }

@@ -42,11 +42,21 @@ pub struct LinkStatus {
     pub records_acknowledged: u64,
 }
 
+/// The channels between the uplink and the model updater.
+#[derive(Debug)]
+pub struct UpdatesLink {
+    /// Desired states and chunks, verified as the fleet's.
+    pub incoming: tokio::sync::mpsc::Sender<crate::updates::Incoming>,
+    /// Fetches and status reports to sign and send.
+    pub outgoing: tokio::sync::mpsc::Receiver<crate::updates::Outgoing>,
+}
+
 /// Runs the uplink until `shutdown`.
 pub async fn run(
     config: FleetConfig,
     key: SigningKey,
     service: Arc<Service>,
+    updates: Option<UpdatesLink>,
     shutdown: CancellationToken,
 ) {
     let fleet_key = match identity::parse_public_key(&config.public_key) {
@@ -82,6 +92,10 @@ pub async fn run(
     let mut network = rumqttc::NetworkOptions::new();
     network.set_tcp_nodelay(true);
     eventloop.set_network_options(network);
+    let (updates_in, mut updates_out) = match updates {
+        Some(u) => (Some(u.incoming), Some(u.outgoing)),
+        None => (None, None),
+    };
     let link = Link {
         client,
         key,
@@ -89,8 +103,9 @@ pub async fn run(
         device,
         service,
         config,
+        updates_in,
     };
-    link.drive(&mut eventloop, shutdown).await;
+    link.drive(&mut eventloop, &mut updates_out, shutdown).await;
 }
 
 struct Link {
@@ -100,10 +115,26 @@ struct Link {
     device: String,
     service: Arc<Service>,
     config: FleetConfig,
+    updates_in: Option<tokio::sync::mpsc::Sender<crate::updates::Incoming>>,
+}
+
+/// The next message of the updater, or never when there is no updater.
+async fn next_outgoing(
+    out: &mut Option<tokio::sync::mpsc::Receiver<crate::updates::Outgoing>>,
+) -> Option<crate::updates::Outgoing> {
+    match out {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Link {
-    async fn drive(&self, eventloop: &mut rumqttc::EventLoop, shutdown: CancellationToken) {
+    async fn drive(
+        &self,
+        eventloop: &mut rumqttc::EventLoop,
+        updates_out: &mut Option<tokio::sync::mpsc::Receiver<crate::updates::Outgoing>>,
+        shutdown: CancellationToken,
+    ) {
         let mut connected = false;
         let mut in_flight: Option<InFlight> = None;
         let mut backoff = Duration::from_millis(200);
@@ -113,6 +144,7 @@ impl Link {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 _ = telemetry.tick(), if connected => self.send_json(Kind::Telemetry, self.telemetry()),
+                Some(out) = next_outgoing(updates_out), if connected => self.send_json(out.kind, out.body),
                 _ = pump.tick(), if connected => {
                     let stale = in_flight.as_ref().is_some_and(|f| f.sent.elapsed() > self.config.ack_timeout);
                     if stale {
@@ -134,6 +166,9 @@ impl Link {
                         self.send_json(Kind::Hello, self.hello());
                         // Whatever was in flight may be lost with the old connection.
                         in_flight = self.send_batch();
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) if !p.topic.ends_with("/down/ack") => {
+                        self.to_updater(&p.payload);
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         if let Some(done) = self.acknowledged(&p.payload, in_flight.as_ref()) {
@@ -265,6 +300,31 @@ impl Link {
             seqs,
             sent: Instant::now(),
         })
+    }
+
+    /// Passes a fleet-signed desired state or chunk to the updater.
+    fn to_updater(&self, payload: &[u8]) {
+        let Some(tx) = &self.updates_in else { return };
+        let fleet_key = self.fleet_key;
+        let limits = Limits {
+            max_message: 8 << 20,
+            max_body: 8 << 20,
+        };
+        match Envelope::open(payload, limits, |signer| {
+            (signer == "fleet").then_some(fleet_key)
+        }) {
+            Ok(e) if e.kind == Kind::Desired => {
+                let _ = tx.try_send(crate::updates::Incoming::Desired(e));
+            }
+            Ok(e) if e.kind == Kind::Chunk => {
+                // Dropped when the updater is busy: its fetch times out and is asked again.
+                let _ = tx.try_send(crate::updates::Incoming::Chunk(e));
+            }
+            Ok(e) => tracing::debug!(kind = e.kind.as_str(), "unexpected downlink message"),
+            Err(e) => {
+                tracing::warn!(error = %e, "refused a downlink message claiming to come from the fleet")
+            }
+        }
     }
 
     /// The outbox entries a verified fleet ack releases, if it is the ack of `in_flight`.

@@ -103,6 +103,15 @@ pub enum DevicesCommand {
     Approve { id: String },
     /// Refuse a device's messages from now on.
     Revoke { id: String },
+    /// Set the version of a model the device should run (a published version); the device
+    /// gets the signed desired state now, or at its next connection.
+    Desire {
+        id: String,
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        version: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,8 +355,21 @@ fn devices(addr: std::net::SocketAddr, token: &str, action: DevicesCommand) -> E
         DevicesCommand::Show { id, .. } => ("GET", format!("/api/devices/{id}")),
         DevicesCommand::Approve { id } => ("POST", format!("/api/devices/{id}/approve")),
         DevicesCommand::Revoke { id } => ("POST", format!("/api/devices/{id}/revoke")),
+        DevicesCommand::Desire { id, .. } => ("POST", format!("/api/devices/{id}/desired")),
     };
-    match runtime.block_on(crate::devices_cli::call(addr, token, method, &path)) {
+    let body = match &action {
+        DevicesCommand::Desire { model, version, .. } => {
+            Some(serde_json::json!({"model": model, "version": version}))
+        }
+        _ => None,
+    };
+    match runtime.block_on(crate::devices_cli::call_with(
+        addr,
+        token,
+        method,
+        &path,
+        body.as_ref(),
+    )) {
         Ok(value) => {
             match action {
                 DevicesCommand::List { json: false } => {

@@ -22,14 +22,27 @@ pub async fn call(
     method: &str,
     path: &str,
 ) -> Result<Value, AdminCallError> {
+    call_with(addr, token, method, path, None).await
+}
+
+/// One admin API call with an optional JSON body.
+pub async fn call_with(
+    addr: SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Value, AdminCallError> {
     let unreachable = |reason: String| AdminCallError::Unreachable { addr, reason };
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
+        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
+    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
     let request = hyper::Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"))
         .header("authorization", format!("Bearer {token}"))
-        .body(http_body_util::Empty::new())
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(bytes)))
         .map_err(|e| unreachable(e.to_string()))?;
     let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
         .await

@@ -16,6 +16,9 @@ use serde_json::{Map, Value};
 
 use edge_config::{ConfigError, ConfigIssue, Fields};
 pub use edge_protocol::tls::Transport;
+pub use updates::UpdatesConfig;
+
+mod updates;
 
 /// The whole daemon configuration, checked.
 #[derive(Debug, Clone)]
@@ -33,6 +36,8 @@ pub struct Config {
     pub models: Vec<ModelConfig>,
     /// The fleet server link; `None` without a `[fleet]` table.
     pub fleet: Option<FleetConfig>,
+    /// Model updates from the fleet; `None` without an `[updates]` table.
+    pub updates: Option<UpdatesConfig>,
 }
 
 /// How the daemon reaches the fleet server.
@@ -149,6 +154,7 @@ impl Config {
         let shutdown = f.table("shutdown", issues).unwrap_or(&empty);
         let models = f.table("models", issues);
         let fleet = f.table("fleet", issues).unwrap_or(&empty);
+        let updates = f.table("updates", issues).unwrap_or(&empty);
         f.finish(issues);
 
         let http = {
@@ -215,7 +221,9 @@ impl Config {
             grace
         };
         let models = check_models(models, issues);
+        let fleet_configured = !fleet.is_empty();
         let fleet = check_fleet(fleet, issues);
+        let updates = updates::check_updates(updates, fleet_configured, issues);
         Some(Self {
             state_dir: state_dir?,
             http,
@@ -226,6 +234,7 @@ impl Config {
             shutdown_grace,
             models,
             fleet,
+            updates,
         })
     }
 

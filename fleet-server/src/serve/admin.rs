@@ -29,6 +29,7 @@ pub fn router(ingest: Arc<Ingest>, token: &str) -> Router {
         .route("/api/devices", get(list))
         .route("/api/devices/{id}", get(show))
         .route("/api/devices/{id}/metrics", get(metrics))
+        .route("/api/devices/{id}/desired", get(desired).post(set_desired))
         .route("/api/devices/{id}/approve", post(approve))
         .route("/api/devices/{id}/revoke", post(revoke))
         .route("/api/stats", get(stats))
@@ -131,6 +132,70 @@ async fn metrics(
         Ok(points) => axum::Json(json!({"device": id, "points": points})).into_response(),
         Err(e) => store_error(e),
     }
+}
+
+/// `{"model": NAME, "version": N}`: a published version.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DesiredRequest {
+    model: String,
+    version: u64,
+}
+
+async fn desired(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    guard!(state, headers);
+    match state.ingest.registry.device(&id) {
+        Ok(Some(_)) => {}
+        Ok(None) => return error(StatusCode::NOT_FOUND, &format!("no device '{id}'")),
+        Err(e) => return store_error(e),
+    }
+    match state.ingest.registry.desired_of(&id) {
+        Ok(map) => axum::Json(json!({"device": id, "desired": map})).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// Sets what a device should run and sends it the signed desired state now (a device that is
+/// offline gets it with its next hello).
+async fn set_desired(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    guard!(state, headers);
+    let request: DesiredRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("expected {{\"model\": NAME, \"version\": N}}: {e}"),
+            );
+        }
+    };
+    let ingest = &state.ingest;
+    if let Err(e) = ingest.updates.manifest(&request.model, request.version) {
+        return error(StatusCode::NOT_FOUND, &e.to_string());
+    }
+    let map = match ingest
+        .registry
+        .set_desired(&id, &request.model, request.version)
+    {
+        Ok(map) => map,
+        Err(e) => return store_error(e),
+    };
+    let sent = match (ingest.desired_message(&id), ingest.client.get()) {
+        (Ok(Some((topic, payload))), Some(client)) => client
+            .try_publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+            .is_ok(),
+        (Err(e), _) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        _ => false,
+    };
+    axum::Json(json!({"device": id, "desired": map, "sent": sent})).into_response()
 }
 
 async fn set(state: AdminState, headers: HeaderMap, id: String, approval: Approval) -> Response {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use edge_protocol::envelope::{Envelope, Kind, Limits};
-use edge_protocol::messages::Hello;
+use edge_protocol::messages::{Fetch, Hello};
 use edge_protocol::records::{Ack, RecordBatch};
 use edge_protocol::tls::Transport;
 use edge_protocol::{ProtocolError, identity, topics};
@@ -19,6 +19,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio_util::sync::CancellationToken;
 
 use super::registry::{Approval, Device, Registry, now_ms};
+use super::updates::Updates;
 
 /// Counters of what the ingest did, for the admin API.
 #[derive(Debug, Default)]
@@ -50,7 +51,7 @@ impl IngestStats {
 
 /// Why a message was refused (a protocol error, or a state of the device).
 #[derive(Debug, thiserror::Error)]
-enum Refusal {
+pub(super) enum Refusal {
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
     #[error("device {0} is not approved")]
@@ -59,15 +60,19 @@ enum Refusal {
     Revoked(String),
     #[error(transparent)]
     Store(#[from] super::registry::RegistryError),
+    #[error(transparent)]
+    Update(#[from] super::updates::UpdateError),
 }
 
 impl Refusal {
-    fn reason(&self) -> &'static str {
+    pub(super) fn reason(&self) -> &'static str {
         match self {
             Self::Protocol(e) => e.reason(),
             Self::NotApproved(_) => "not_approved",
             Self::Revoked(_) => "revoked",
             Self::Store(_) => "store_failed",
+            Self::Update(super::updates::UpdateError::NoFile(_)) => "no_such_file",
+            Self::Update(_) => "bad_fetch",
         }
     }
 }
@@ -77,16 +82,22 @@ impl Refusal {
 pub struct Ingest {
     pub registry: Registry,
     pub stats: IngestStats,
+    /// Published bundles: desired states and file chunks.
+    pub updates: Updates,
+    /// The ingest's MQTT client once connected, for messages the admin API sends.
+    pub client: std::sync::OnceLock<AsyncClient>,
     key: SigningKey,
     seq: AtomicU64,
     limits: Limits,
 }
 
 impl Ingest {
-    pub fn new(registry: Registry, key: SigningKey, max_message: usize) -> Self {
+    pub fn new(registry: Registry, updates: Updates, key: SigningKey, max_message: usize) -> Self {
         Self {
             registry,
             stats: IngestStats::default(),
+            updates,
+            client: std::sync::OnceLock::new(),
             key,
             seq: AtomicU64::new(0),
             limits: Limits {
@@ -111,6 +122,30 @@ impl Ingest {
                 Err(seen) => current = seen,
             }
         }
+    }
+
+    /// The fleet-signed desired state of `device`, ready to publish; `None` when the operator
+    /// set none.
+    pub(super) fn desired_message(
+        &self,
+        device: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, Refusal> {
+        let models = self.registry.desired_of(device)?;
+        if models.is_empty() {
+            return Ok(None);
+        }
+        let body = serde_json::to_vec(&self.updates.desired(&models)?).unwrap_or_default();
+        let envelope = Envelope {
+            kind: Kind::Desired,
+            signer: "fleet".into(),
+            seq: self.next_seq(),
+            time_ms: now_ms(),
+            body,
+        };
+        Ok(Some((
+            topics::down(device, "desired"),
+            envelope.seal_json(&self.key)?.into_bytes(),
+        )))
     }
 
     /// Handles one uplink message; returns what to publish (topic, payload).
@@ -204,7 +239,28 @@ impl Ingest {
         let reply = match kind {
             Kind::Hello => {
                 device.hello = json();
-                None
+                // Devices converge on connect: a hello is answered with the desired state.
+                if device.approval == Approval::Approved {
+                    self.desired_message(&device.id)?
+                } else {
+                    None
+                }
+            }
+            Kind::Fetch => {
+                let fetch: Fetch = serde_json::from_slice(&envelope.body)
+                    .map_err(|e| ProtocolError::Decode(format!("fetch: {e}")))?;
+                let chunk = self.updates.chunk(&fetch)?;
+                let reply = Envelope {
+                    kind: Kind::Chunk,
+                    signer: "fleet".into(),
+                    seq: self.next_seq(),
+                    time_ms: now_ms(),
+                    body: chunk.encode(),
+                };
+                Some((
+                    topics::down(&device.id, "chunk"),
+                    reply.seal_binary(&self.key, false),
+                ))
             }
             Kind::Status => {
                 device.status = json();
@@ -245,7 +301,7 @@ impl Ingest {
                     envelope.seal_binary(&self.key, false),
                 ))
             }
-            Kind::Ack | Kind::Desired => {
+            Kind::Ack | Kind::Desired | Kind::Chunk => {
                 return Err(ProtocolError::Decode(format!(
                     "a device cannot send '{}'",
                     kind.as_str()
@@ -256,7 +312,7 @@ impl Ingest {
         self.registry.record_activity(&device)?;
         // The ack makes the device delete the batch: the records and the new sequence number
         // must be on disk first.
-        if reply.is_some() {
+        if kind == Kind::Records {
             self.registry.flush()?;
         }
         self.stats.accepted_messages.fetch_add(1, Ordering::Relaxed);
@@ -288,6 +344,7 @@ pub async fn run(
         ));
     }
     let (client, mut eventloop) = AsyncClient::new(options, 1024);
+    let _ = ingest.client.set(client.clone());
     let mut network = rumqttc::NetworkOptions::new();
     network.set_tcp_nodelay(true);
     eventloop.set_network_options(network);

@@ -7,6 +7,7 @@ pub mod history;
 pub mod ingest;
 pub mod registry;
 mod tls_front;
+pub mod updates;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -61,7 +62,13 @@ pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(),
             tls_listener = Some((listener, tls.clone(), *listen));
         }
     }
-    let ingest = Arc::new(Ingest::new(registry, key, config.max_message_bytes));
+    let updates = updates::Updates::new(&config.state_dir);
+    let ingest = Arc::new(Ingest::new(
+        registry,
+        updates,
+        key,
+        config.max_message_bytes,
+    ));
     let listener = tokio::net::TcpListener::bind(config.admin_listen)
         .await
         .map_err(|source| ServeError::Listen {

@@ -70,6 +70,8 @@ pub struct Registry {
     records: sled::Tree,
     /// Telemetry summaries by (device, time): see `history.rs`.
     pub(super) metrics: sled::Tree,
+    /// The operator's desired model versions per device (JSON map name -> version).
+    desired: sled::Tree,
 }
 
 /// Decodes a stored JSON value, naming its key when it is unreadable.
@@ -125,6 +127,7 @@ impl Registry {
             devices: db.open_tree("devices").map_err(sled_err("open"))?,
             records: db.open_tree("records").map_err(sled_err("open"))?,
             metrics: db.open_tree("metrics").map_err(sled_err("open"))?,
+            desired: db.open_tree("desired").map_err(sled_err("open"))?,
             db,
         })
     }
@@ -276,6 +279,34 @@ impl Registry {
             }
         }
         Ok(n)
+    }
+
+    /// The desired model versions of a device (empty when none were set).
+    pub fn desired_of(&self, device: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+        match self.desired.get(device).map_err(sled_err("read"))? {
+            Some(bytes) => decode(device.as_bytes(), &bytes),
+            None => Ok(Default::default()),
+        }
+    }
+
+    /// Sets the desired version of `model` on a known device, durably; returns the whole map.
+    pub fn set_desired(
+        &self,
+        device: &str,
+        model: &str,
+        version: u64,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        if self.device(device)?.is_none() {
+            return Err(RegistryError::UnknownDevice(device.to_string()));
+        }
+        let mut map = self.desired_of(device)?;
+        map.insert(model.to_string(), version);
+        let bytes = serde_json::to_vec(&map).unwrap_or_default();
+        self.desired
+            .insert(device, bytes)
+            .map_err(sled_err("write"))?;
+        self.flush()?;
+        Ok(map)
     }
 
     /// Makes everything written so far durable (before an acknowledgement goes out).

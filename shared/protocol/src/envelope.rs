@@ -46,16 +46,22 @@ pub enum Kind {
     Ack = 5,
     /// The fleet's desired state for a device.
     Desired = 6,
+    /// A device asks for part of a published file.
+    Fetch = 7,
+    /// The fleet sends part of a published file.
+    Chunk = 8,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Hello,
         Kind::Records,
         Kind::Telemetry,
         Kind::Status,
         Kind::Ack,
         Kind::Desired,
+        Kind::Fetch,
+        Kind::Chunk,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +72,8 @@ impl Kind {
             Kind::Status => "status",
             Kind::Ack => "ack",
             Kind::Desired => "desired",
+            Kind::Fetch => "fetch",
+            Kind::Chunk => "chunk",
         }
     }
 

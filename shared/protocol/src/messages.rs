@@ -39,3 +39,57 @@ impl Hello {
         Ok(key)
     }
 }
+
+/// The fleet's desired state for one device (JSON body of a fleet-signed `desired`
+/// envelope): which version of each model it should run, with the release-signed manifest of
+/// that version and the chain of root documents the device verifies it against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Desired {
+    pub models: std::collections::BTreeMap<String, DesiredModel>,
+    /// Signed root documents (JSON text), oldest first.
+    pub roots: Vec<String>,
+}
+
+/// One model of a desired state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesiredModel {
+    pub version: u64,
+    /// SHA-256 (hex) of the manifest's signed payload.
+    pub manifest_sha256: String,
+    /// The signed manifest (JSON text).
+    pub manifest: String,
+}
+
+/// A device asks for `length` bytes of the published file `sha256` from `offset` (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fetch {
+    pub sha256: String,
+    pub offset: u64,
+    pub length: u32,
+}
+
+/// Largest chunk a device may ask for.
+pub const MAX_CHUNK: u32 = 256 * 1024;
+
+/// The fleet's answer to a [`Fetch`] (postcard, binary envelope): the bytes, and the file's
+/// whole length so the device knows when it is done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub sha256: String,
+    pub offset: u64,
+    pub total: u64,
+    pub data: Vec<u8>,
+}
+
+impl Chunk {
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        postcard::from_bytes(bytes).map_err(|e| ProtocolError::Decode(format!("chunk: {e}")))
+    }
+}

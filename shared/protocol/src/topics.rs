@@ -7,8 +7,8 @@
 //! pattern read  fleet/v1/d/%c/down/#
 //! ```
 //!
-//! Device → fleet: `fleet/v1/d/{device}/up/{hello|records|telemetry|status}`.
-//! Fleet → device: `fleet/v1/d/{device}/down/{ack|desired}`.
+//! Device → fleet: `fleet/v1/d/{device}/up/{hello|records|telemetry|status|fetch}`.
+//! Fleet → device: `fleet/v1/d/{device}/down/{ack|desired|chunk}`.
 
 use crate::ProtocolError;
 use crate::envelope::Kind;

@@ -1,0 +1,265 @@
+//! Model updates end to end with real processes: `fleet keys init`, `fleet model sign` and
+//! `publish`, `fleet serve`, and an `edged` that pins the root key. The operator sets a
+//! desired version with `fleet devices desire`; the box verifies, fetches the files over MQTT,
+//! checks, activates and reports. Refused on the box, each with its reason reported to the
+//! fleet and the serving version untouched: an older version (rollback), a file changed in the
+//! fleet's store, a model failing its check cases here, a bundle for other hardware.
+
+#![allow(clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use e2e::daemon::{Daemon, install_model, mlp_request};
+use e2e::fleet::{Fleet, TOKEN, edged_fleet_config, free_port};
+use e2e::{binary, run};
+
+fn fleet_cli(args: &[&str]) -> String {
+    let (out, stdout, stderr) = run(binary("fleet").args(args));
+    assert!(out.status.success(), "fleet {args:?}: {stderr}");
+    stdout
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// The example model as version `version`, with `edit` applied to its files, signed with
+/// release key 1 (`extra` sign arguments) and published into the running fleet's store.
+fn release(
+    dir: &Path,
+    keys: &Path,
+    fleet: &Fleet,
+    version: u64,
+    extra: &[&str],
+    edit: impl FnOnce(&Path),
+) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/models/mlp");
+    let out = dir.join(format!("release-{version}"));
+    std::fs::create_dir_all(&out).expect("mkdir");
+    for name in ["model.json", "weights.safetensors", "checks.json"] {
+        std::fs::copy(src.join(name), out.join(name)).expect("copy");
+    }
+    let path = out.join("model.json");
+    let mut model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    model["version"] = version.into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&model).expect("json")).expect("write");
+    edit(&out);
+    let (dir_arg, key) = (s(&out), s(&keys.join("release-1.key")));
+    let mut args = vec!["model", "sign", &dir_arg, "--key", &key];
+    args.extend_from_slice(extra);
+    fleet_cli(&args);
+    fleet_cli(&[
+        "model",
+        "publish",
+        &s(&out),
+        "--config",
+        &s(&fleet.config),
+        "--roots",
+        &s(&keys.join("roots")),
+    ]);
+}
+
+fn desire(fleet: &Fleet, id: &str, version: u64) {
+    let v = version.to_string();
+    let admin = fleet.admin.to_string();
+    fleet_cli(&[
+        "devices",
+        "--addr",
+        &admin,
+        "--token",
+        TOKEN,
+        "desire",
+        id,
+        "--model",
+        "mlp",
+        "--version",
+        &v,
+    ]);
+}
+
+/// Waits until the device reports `state` for mlp `version`; returns the report.
+fn wait_update(fleet: &Fleet, id: &str, version: u64, state: &str) -> serde_json::Value {
+    let d = fleet.wait_device(id, 60, &format!("mlp {version} {state}"), |d| {
+        let u = &d["status"]["updates"]["mlp"];
+        u["version"] == version && u["state"] == state
+    });
+    d["status"]["updates"]["mlp"].clone()
+}
+
+fn served_version(d: &Daemon) -> String {
+    let (status, reply) = d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 3));
+    assert_eq!(status, 200, "{reply}");
+    reply["model_version"]
+        .as_str()
+        .expect("model_version")
+        .to_string()
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    keys: PathBuf,
+    fleet: Fleet,
+    edged: Daemon,
+    id: String,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = dir.path().join("keys");
+    let init = fleet_cli(&["keys", "init", "--out", &s(&keys)]);
+    let root_key = init
+        .lines()
+        .find_map(|l| l.strip_prefix("root_public_key "))
+        .expect("root key")
+        .to_string();
+    let fleet = Fleet::start(&dir.path().join("fleet"), free_port());
+    let state = dir.path().join("box");
+    install_model(&state, "mlp", 1);
+    let config = edged_fleet_config(
+        &state,
+        &fleet.mqtt,
+        &fleet.public_key,
+        "transport = \"tcp\"\n",
+        "",
+    ) + &format!(
+        "[updates]\nroot_key = \"{root_key}\"\nchunk_bytes = \"1KiB\"\nfetch_timeout = \"1s\"\n"
+    );
+    let edged = Daemon::start(&state, &config);
+    let id = edged.device.clone().expect("device id");
+    fleet.wait_device(&id, 60, "hello", |d| d["approval"] == "pending");
+    assert_eq!(
+        fleet.admin("POST", &format!("/api/devices/{id}/approve")).0,
+        200
+    );
+    Setup {
+        dir,
+        keys,
+        fleet,
+        edged,
+        id,
+    }
+}
+
+#[test]
+fn a_desired_version_is_fetched_verified_checked_and_activated() {
+    let t = setup();
+    assert_eq!(served_version(&t.edged), "1");
+    release(t.dir.path(), &t.keys, &t.fleet, 2, &[], |_| {});
+    desire(&t.fleet, &t.id, 2);
+    let report = wait_update(&t.fleet, &t.id, 2, "active");
+    assert_eq!(report["previous"], 1, "{report}");
+    assert_eq!(served_version(&t.edged), "2");
+    // The previous version stays on disk; `current` names the new one.
+    let models = t.edged.state.join("models/mlp");
+    assert!(models.join("1/model.json").is_file());
+    assert!(models.join("2/manifest.json").is_file());
+    assert_eq!(
+        std::fs::read_to_string(models.join("current"))
+            .expect("current")
+            .trim(),
+        "2"
+    );
+    // A restart keeps serving version 2 and the desired state (sent again on hello) is a no-op.
+    let (_, desired) = t
+        .fleet
+        .admin("GET", &format!("/api/devices/{}/desired", t.id));
+    assert_eq!(desired["desired"]["mlp"], 2, "{desired}");
+}
+
+#[test]
+fn an_older_version_is_refused_as_a_rollback() {
+    let t = setup();
+    release(t.dir.path(), &t.keys, &t.fleet, 2, &[], |_| {});
+    release(t.dir.path(), &t.keys, &t.fleet, 3, &[], |_| {});
+    desire(&t.fleet, &t.id, 3);
+    wait_update(&t.fleet, &t.id, 3, "active");
+    desire(&t.fleet, &t.id, 2);
+    let report = wait_update(&t.fleet, &t.id, 2, "failed");
+    assert_eq!(report["reason"], "rollback", "{report}");
+    assert_eq!(served_version(&t.edged), "3");
+}
+
+#[test]
+fn a_file_changed_in_the_fleets_store_is_refused_while_streaming() {
+    let t = setup();
+    release(t.dir.path(), &t.keys, &t.fleet, 2, &[], |dir| {
+        // Distinct weights, so the blob is not shared with an untouched version.
+        let path = dir.join("weights.safetensors");
+        let mut bytes = std::fs::read(&path).expect("read");
+        let n = bytes.len();
+        bytes[n - 1] ^= 0x01;
+        std::fs::write(&path, bytes).expect("write");
+    });
+    let weights = t.dir.path().join("release-2/weights.safetensors");
+    let digest = edge_bundle::describe_file(&weights, "weights.safetensors")
+        .expect("hash")
+        .sha256;
+    let blob = t.dir.path().join("fleet/bundles/blobs").join(&digest);
+    let mut bytes = std::fs::read(&blob).expect("published blob");
+    bytes[10] ^= 0xff;
+    std::fs::write(&blob, bytes).expect("tamper");
+    desire(&t.fleet, &t.id, 2);
+    let report = wait_update(&t.fleet, &t.id, 2, "failed");
+    assert_eq!(report["reason"], "file_hash", "{report}");
+    assert_eq!(served_version(&t.edged), "1");
+    assert!(
+        !t.edged.state.join("models/mlp/2").exists(),
+        "nothing of it was installed"
+    );
+}
+
+#[test]
+fn a_model_that_fails_its_check_cases_on_the_box_is_not_activated() {
+    let t = setup();
+    release(t.dir.path(), &t.keys, &t.fleet, 2, &[], |dir| {
+        let path = dir.join("checks.json");
+        let mut checks: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        for case in checks["cases"].as_array_mut().expect("cases") {
+            for output in case["outputs"].as_array_mut().expect("outputs") {
+                for x in output["data"].as_array_mut().expect("data") {
+                    *x = (x.as_f64().expect("number") + 10.0).into();
+                }
+            }
+        }
+        std::fs::write(&path, checks.to_string()).expect("write");
+    });
+    desire(&t.fleet, &t.id, 2);
+    let report = wait_update(&t.fleet, &t.id, 2, "failed");
+    assert_eq!(report["reason"], "check_failed", "{report}");
+    assert_eq!(served_version(&t.edged), "1");
+    assert!(!t.edged.state.join("models/mlp/2").exists());
+}
+
+#[test]
+fn a_bundle_for_other_hardware_is_refused_then_a_good_one_activates() {
+    let t = setup();
+    release(
+        t.dir.path(),
+        &t.keys,
+        &t.fleet,
+        2,
+        &["--hardware", "riscv64"],
+        |_| {},
+    );
+    desire(&t.fleet, &t.id, 2);
+    let report = wait_update(&t.fleet, &t.id, 2, "failed");
+    assert_eq!(report["reason"], "wrong_hardware", "{report}");
+    release(
+        t.dir.path(),
+        &t.keys,
+        &t.fleet,
+        3,
+        &["--hardware", "any"],
+        |_| {},
+    );
+    desire(&t.fleet, &t.id, 3);
+    wait_update(&t.fleet, &t.id, 3, "active");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while served_version(&t.edged) != "3" {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
