@@ -246,3 +246,35 @@ fn no_fleet_table_means_no_fleet_and_a_fleet_table_needs_its_broker() {
         ["fleet.broker"]
     );
 }
+
+#[test]
+fn updates_need_a_fleet_and_a_root_key() {
+    let base = "state_dir = \"/tmp/x\"\n[models.mlp]\n";
+    let keys = issues(
+        load(
+            &format!("{base}[updates]\nroot_key = \"{}\"\n", "22".repeat(32)),
+            &[],
+        )
+        .expect_err("no fleet"),
+    );
+    assert_eq!(keys, ["updates"]);
+    let fleet = format!(
+        "[fleet]\nbroker = \"f:1883\"\ntransport = \"tcp\"\npublic_key = \"{}\"\n",
+        "11".repeat(32)
+    );
+    let keys = issues(
+        load(&format!("{base}{fleet}[updates]\nroot_key = \"zz\"\n"), &[]).expect_err("bad key"),
+    );
+    assert_eq!(keys, ["updates.root_key"]);
+    let config = load(
+        &format!(
+            "{base}{fleet}[updates]\nroot_key = \"{}\"\nchunk_bytes = \"4KiB\"\n",
+            "22".repeat(32)
+        ),
+        &[],
+    )
+    .expect("valid");
+    let updates = config.updates.expect("updates");
+    assert_eq!(updates.chunk_bytes, 4096);
+    assert_eq!(updates.hardware_class, std::env::consts::ARCH);
+}
