@@ -261,6 +261,7 @@ impl Link {
             public_key: hex::encode(self.key.verifying_key().as_bytes()),
             software: format!("edged {}", env!("CARGO_PKG_VERSION")),
             models: self.service.registry.names().map(str::to_string).collect(),
+            tags: self.config.tags.clone(),
         };
         serde_json::to_value(hello).unwrap_or_default()
     }

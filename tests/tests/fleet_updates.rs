@@ -165,7 +165,7 @@ fn a_desired_version_is_fetched_verified_checked_and_activated() {
     let (_, desired) = t
         .fleet
         .admin("GET", &format!("/api/devices/{}/desired", t.id));
-    assert_eq!(desired["desired"]["mlp"], 2, "{desired}");
+    assert_eq!(desired["desired"]["mlp"]["version"], 2, "{desired}");
 }
 
 #[test]

@@ -56,6 +56,8 @@ pub struct FleetConfig {
     pub telemetry_interval: Duration,
     /// Longest wait between reconnection attempts (with jitter).
     pub reconnect_max: Duration,
+    /// `[fleet.tags]`: labels sent with the hello, for rollout targeting (`--select k=v`).
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -340,7 +342,27 @@ fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opt
         issues,
     );
     let public_key_key = f.key("public_key");
+    let tags_table = f.table("tags", issues).cloned().unwrap_or_default();
+    let tags_prefix = f.key("tags");
     f.finish(issues);
+    let mut tags = BTreeMap::new();
+    for (name, value) in &tags_table {
+        let simple = |t: &str| {
+            !t.is_empty()
+                && t.len() <= 64
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        };
+        match value.as_str() {
+            Some(v) if simple(name) && simple(v) => {
+                tags.insert(name.clone(), v.to_string());
+            }
+            _ => issues.push(ConfigIssue {
+                key: format!("{tags_prefix}.{name}"),
+                message: "tags are name = \"value\", both of letters, digits, '.', '_', '-'".into(),
+            }),
+        }
+    }
     let (host, port) = broker?;
     let public_key = match public_key {
         Some(k) if edge_protocol::identity::parse_public_key(&k).is_ok() => k,
@@ -363,6 +385,7 @@ fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opt
         ack_timeout,
         telemetry_interval,
         reconnect_max,
+        tags,
     })
 }
 

@@ -258,8 +258,13 @@ impl Updater {
                 continue;
             };
             if served.version == d.version {
-                self.report(&model, json!({"version": d.version, "state": "active"}))
+                let state = if d.rollback { "rolled_back" } else { "active" };
+                self.report(&model, json!({"version": d.version, "state": state}))
                     .await;
+                continue;
+            }
+            if d.rollback {
+                self.roll_back(&model, d.version, served.version).await;
                 continue;
             }
             if self.state.failed.get(&model) == Some(&d.manifest_sha256) {
@@ -317,6 +322,57 @@ impl Updater {
             }
         }
         self.advance().await;
+    }
+
+    /// Goes back to `version`, which this box activated before and kept on disk.
+    async fn roll_back(&mut self, model: &str, version: u64, serving: u64) {
+        let dir = self.models_root.join(model).join(version.to_string());
+        let ran_it = version < serving
+            && self.state.highest.get(model).is_some_and(|h| version <= *h)
+            && dir.join("model.json").is_file();
+        if !ran_it {
+            self.fail(
+                model,
+                version,
+                None,
+                "rollback_unavailable",
+                format!("{model} {version} is not a previous version kept on this box"),
+            )
+            .await;
+            return;
+        }
+        if self.job.as_ref().is_some_and(|j| j.manifest.model == model) {
+            self.job = None;
+        }
+        let (models_root, service, name) = (
+            self.models_root.clone(),
+            self.service.clone(),
+            model.to_string(),
+        );
+        let result = tokio::task::spawn_blocking(move || {
+            activate::switch(&models_root, &service.registry, &name, version)
+        })
+        .await;
+        match result {
+            Ok(Ok(from)) => {
+                tracing::warn!(
+                    model,
+                    from,
+                    to = version,
+                    "rolled back on the fleet's instruction"
+                );
+                self.report(
+                    model,
+                    json!({"version": version, "state": "rolled_back", "from": from}),
+                )
+                .await;
+            }
+            Ok(Err(e)) => {
+                self.fail(model, version, None, e.reason(), e.to_string())
+                    .await
+            }
+            Err(e) => self.fail(model, version, None, "io", e.to_string()).await,
+        }
     }
 
     fn part(&self, sha: &str) -> PathBuf {

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::ingest::Ingest;
-use super::registry::{Approval, RegistryError};
+use super::registry::{Approval, DesiredEntry, RegistryError};
 
 #[derive(Debug, Clone)]
 struct AdminState {
@@ -181,21 +181,16 @@ async fn set_desired(
     if let Err(e) = ingest.updates.manifest(&request.model, request.version) {
         return error(StatusCode::NOT_FOUND, &e.to_string());
     }
-    let map = match ingest
-        .registry
-        .set_desired(&id, &request.model, request.version)
-    {
-        Ok(map) => map,
-        Err(e) => return store_error(e),
+    let entry = DesiredEntry {
+        version: request.version,
+        rollback: false,
     };
-    let sent = match (ingest.desired_message(&id), ingest.client.get()) {
-        (Ok(Some((topic, payload))), Some(client)) => client
-            .try_publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
-            .is_ok(),
-        (Err(e), _) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        _ => false,
-    };
-    axum::Json(json!({"device": id, "desired": map, "sent": sent})).into_response()
+    match ingest.set_and_send_desired(&id, &request.model, entry) {
+        Ok((map, sent)) => {
+            axum::Json(json!({"device": id, "desired": map, "sent": sent})).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }
 
 async fn set(state: AdminState, headers: HeaderMap, id: String, approval: Approval) -> Response {

@@ -148,6 +148,24 @@ impl Ingest {
         )))
     }
 
+    /// Stores what `device` should run of `model` and sends it the new desired state when
+    /// connected; returns the whole desired map and whether it was sent now.
+    pub(super) fn set_and_send_desired(
+        &self,
+        device: &str,
+        model: &str,
+        entry: super::registry::DesiredEntry,
+    ) -> Result<(BTreeMap<String, super::registry::DesiredEntry>, bool), Refusal> {
+        let map = self.registry.set_desired(device, model, entry)?;
+        let sent = match (self.desired_message(device)?, self.client.get()) {
+            (Some((topic, payload)), Some(client)) => client
+                .try_publish(topic, QoS::AtLeastOnce, false, payload)
+                .is_ok(),
+            _ => false,
+        };
+        Ok((map, sent))
+    }
+
     /// Handles one uplink message; returns what to publish (topic, payload).
     fn handle(&self, topic: &str, payload: &[u8]) -> Result<Option<(String, Vec<u8>)>, Refusal> {
         if payload.len() > self.limits.max_message {

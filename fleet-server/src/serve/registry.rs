@@ -62,6 +62,15 @@ pub struct Device {
     pub hello: Option<serde_json::Value>,
 }
 
+/// What a device should run of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredEntry {
+    pub version: u64,
+    /// Go back to this version (kept on the box) rather than install it.
+    #[serde(default)]
+    pub rollback: bool,
+}
+
 /// The fleet store.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -282,7 +291,10 @@ impl Registry {
     }
 
     /// The desired model versions of a device (empty when none were set).
-    pub fn desired_of(&self, device: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+    pub fn desired_of(
+        &self,
+        device: &str,
+    ) -> Result<std::collections::BTreeMap<String, DesiredEntry>> {
         match self.desired.get(device).map_err(sled_err("read"))? {
             Some(bytes) => decode(device.as_bytes(), &bytes),
             None => Ok(Default::default()),
@@ -294,13 +306,13 @@ impl Registry {
         &self,
         device: &str,
         model: &str,
-        version: u64,
-    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        entry: DesiredEntry,
+    ) -> Result<std::collections::BTreeMap<String, DesiredEntry>> {
         if self.device(device)?.is_none() {
             return Err(RegistryError::UnknownDevice(device.to_string()));
         }
         let mut map = self.desired_of(device)?;
-        map.insert(model.to_string(), version);
+        map.insert(model.to_string(), entry);
         let bytes = serde_json::to_vec(&map).unwrap_or_default();
         self.desired
             .insert(device, bytes)

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use edge_protocol::messages::{Chunk, Desired, DesiredModel, Fetch, MAX_CHUNK};
 
+use super::registry::DesiredEntry;
+
 /// Chunks kept in memory (at most 256 KiB each).
 const CACHE_CHUNKS: usize = 256;
 
@@ -113,10 +115,23 @@ impl Updates {
         Ok(docs.into_iter().map(|(_, d)| d).collect())
     }
 
-    /// The desired state body for `models` (name → version).
-    pub fn desired(&self, models: &BTreeMap<String, u64>) -> Result<Desired, UpdateError> {
+    /// The desired state body for `models`.
+    pub fn desired(&self, models: &BTreeMap<String, DesiredEntry>) -> Result<Desired, UpdateError> {
         let mut out = BTreeMap::new();
-        for (model, version) in models {
+        for (model, entry) in models {
+            let version = &entry.version;
+            if entry.rollback {
+                out.insert(
+                    model.clone(),
+                    DesiredModel {
+                        version: *version,
+                        manifest_sha256: String::new(),
+                        manifest: String::new(),
+                        rollback: true,
+                    },
+                );
+                continue;
+            }
             let manifest = self.manifest(model, *version)?;
             let signed: serde_json::Value = serde_json::from_str(&manifest).unwrap_or_default();
             let payload = signed["payload"].as_str().unwrap_or_default();
@@ -128,6 +143,7 @@ impl Updates {
                         payload.as_bytes(),
                     )),
                     manifest,
+                    rollback: false,
                 },
             );
         }

@@ -15,6 +15,9 @@ pub struct Hello {
     pub software: String,
     #[serde(default)]
     pub models: Vec<String>,
+    /// The box's tags (`[fleet.tags]`), for rollout targeting.
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl Hello {
@@ -56,10 +59,17 @@ pub struct Desired {
 #[serde(deny_unknown_fields)]
 pub struct DesiredModel {
     pub version: u64,
-    /// SHA-256 (hex) of the manifest's signed payload.
+    /// SHA-256 (hex) of the manifest's signed payload (empty for a rollback).
+    #[serde(default)]
     pub manifest_sha256: String,
-    /// The signed manifest (JSON text).
+    /// The signed manifest (JSON text; empty for a rollback).
+    #[serde(default)]
     pub manifest: String,
+    /// Go back to `version`, the version the box ran before, still on its disk (a halted
+    /// rollout). No bundle is accepted this way: a box takes it only for a version it already
+    /// activated and kept.
+    #[serde(default)]
+    pub rollback: bool,
 }
 
 /// A device asks for `length` bytes of the published file `sha256` from `offset` (JSON).
