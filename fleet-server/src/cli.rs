@@ -49,6 +49,16 @@ pub enum Command {
         #[command(subcommand)]
         action: DevicesCommand,
     },
+    /// Rollouts in canary waves, through the admin API.
+    Rollout {
+        #[arg(long, default_value = "127.0.0.1:8070")]
+        addr: std::net::SocketAddr,
+        /// Admin token; FLEET_ADMIN_TOKEN when absent.
+        #[arg(long)]
+        token: Option<String>,
+        #[command(subcommand)]
+        action: crate::rollout_cli::RolloutCommand,
+    },
     /// Uploaded records, through the admin API.
     Records {
         #[arg(long, default_value = "127.0.0.1:8070")]
@@ -178,6 +188,17 @@ pub fn run(cli: Cli) -> ExitCode {
             action,
         } => match token.or_else(|| std::env::var("FLEET_ADMIN_TOKEN").ok()) {
             Some(token) => devices(addr, &token, action),
+            None => {
+                eprintln!("error: give --token or set FLEET_ADMIN_TOKEN");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
+        Command::Rollout {
+            addr,
+            token,
+            action,
+        } => match token.or_else(|| std::env::var("FLEET_ADMIN_TOKEN").ok()) {
+            Some(token) => crate::rollout_cli::run(addr, &token, action),
             None => {
                 eprintln!("error: give --token or set FLEET_ADMIN_TOKEN");
                 ExitCode::from(EXIT_USAGE)

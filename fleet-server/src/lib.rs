@@ -7,4 +7,5 @@ pub mod export_cli;
 pub mod model;
 pub mod release;
 pub mod release_cli;
+pub mod rollout_cli;
 pub mod serve;

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::ingest::Ingest;
 use super::registry::{Approval, DesiredEntry, RegistryError};
+use super::rollouts::{self, RolloutSpec};
 
 #[derive(Debug, Clone)]
 struct AdminState {
@@ -33,6 +34,9 @@ pub fn router(ingest: Arc<Ingest>, token: &str) -> Router {
         .route("/api/devices/{id}/approve", post(approve))
         .route("/api/devices/{id}/revoke", post(revoke))
         .route("/api/stats", get(stats))
+        .route("/api/rollouts", get(list_rollouts).post(create_rollout))
+        .route("/api/rollouts/{id}", get(show_rollout))
+        .route("/api/rollouts/{id}/{action}", post(act_on_rollout))
         .route("/api/records/export", get(export))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(AdminState {
@@ -190,6 +194,101 @@ async fn set_desired(
             axum::Json(json!({"device": id, "desired": map, "sent": sent})).into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn create_rollout(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    guard!(state, headers);
+    let spec: RolloutSpec = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("rollout: {e}")),
+    };
+    if let Err(reason) = rollouts::check_spec(&spec) {
+        return error(StatusCode::BAD_REQUEST, &reason);
+    }
+    if let Err(e) = state.ingest.updates.manifest(&spec.model, spec.version) {
+        return error(StatusCode::NOT_FOUND, &e.to_string());
+    }
+    match state.ingest.registry.create_rollout(spec) {
+        Ok(r) if r.devices.is_empty() => error(
+            StatusCode::CONFLICT,
+            "no approved device matches the selection",
+        ),
+        Ok(r) => axum::Json(json!({"rollout": r})).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn list_rollouts(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+    guard!(state, headers);
+    match state.ingest.registry.rollouts() {
+        Ok(all) => axum::Json(json!({"rollouts": all})).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn show_rollout(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    guard!(state, headers);
+    let registry = &state.ingest.registry;
+    match registry.rollout(&id) {
+        Ok(Some(r)) => match rollouts::status(registry, &r) {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(e) => store_error(e),
+        },
+        Ok(None) => error(StatusCode::NOT_FOUND, &format!("no rollout '{id}'")),
+        Err(e) => store_error(e),
+    }
+}
+
+/// pause | resume | abort | rollback.
+async fn act_on_rollout(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    guard!(state, headers);
+    let ingest = &state.ingest;
+    let mut rollout = match ingest.registry.rollout(&id) {
+        Ok(Some(r)) => r,
+        Ok(None) => return error(StatusCode::NOT_FOUND, &format!("no rollout '{id}'")),
+        Err(e) => return store_error(e),
+    };
+    use rollouts::RolloutState::{Aborted, Paused, Running};
+    let next = match (action.as_str(), rollout.state) {
+        ("pause", Running) => Paused,
+        ("resume", Paused) => Running,
+        ("abort", Running | Paused) => Aborted,
+        ("rollback", Running | Paused | rollouts::RolloutState::Completed) => {
+            return match rollouts::roll_back(ingest, &mut rollout, "by the operator".into()) {
+                Ok(()) => axum::Json(json!({"rollout": rollout})).into_response(),
+                Err(e) => store_error(e),
+            };
+        }
+        ("pause" | "resume" | "abort" | "rollback", current) => {
+            return error(
+                StatusCode::CONFLICT,
+                &format!("cannot {action} a rollout that is {current:?}"),
+            );
+        }
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "actions: pause, resume, abort, rollback",
+            );
+        }
+    };
+    rollout.state = next;
+    match ingest.registry.put_rollout(&rollout) {
+        Ok(()) => axum::Json(json!({"rollout": rollout})).into_response(),
+        Err(e) => store_error(e),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod history;
 pub mod ingest;
 pub mod registry;
+pub mod rollouts;
 mod tls_front;
 pub mod updates;
 
@@ -97,6 +98,7 @@ pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(),
         shutdown.clone(),
         subscribed_tx,
     ));
+    tracker.spawn(rollouts::run(ingest.clone(), shutdown.clone()));
     let router = admin::router(ingest.clone(), &config.admin_token);
     let admin_shutdown = shutdown.clone();
     tracker.spawn(async move {

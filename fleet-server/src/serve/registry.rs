@@ -74,17 +74,19 @@ pub struct DesiredEntry {
 /// The fleet store.
 #[derive(Debug, Clone)]
 pub struct Registry {
-    db: sled::Db,
+    pub(super) db: sled::Db,
     devices: sled::Tree,
     records: sled::Tree,
     /// Telemetry summaries by (device, time): see `history.rs`.
     pub(super) metrics: sled::Tree,
     /// The operator's desired model versions per device (JSON map name -> version).
     desired: sled::Tree,
+    /// Rollouts by id: see `rollouts.rs`.
+    pub(super) rollouts: sled::Tree,
 }
 
 /// Decodes a stored JSON value, naming its key when it is unreadable.
-fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| RegistryError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
         reason: e.to_string(),
@@ -137,6 +139,7 @@ impl Registry {
             records: db.open_tree("records").map_err(sled_err("open"))?,
             metrics: db.open_tree("metrics").map_err(sled_err("open"))?,
             desired: db.open_tree("desired").map_err(sled_err("open"))?,
+            rollouts: db.open_tree("rollouts").map_err(sled_err("open"))?,
             db,
         })
     }
