@@ -54,6 +54,9 @@ pub enum RolloutCommand {
         /// Halt when a device's accuracy on labels drops more than this below the version it ran before.
         #[arg(long)]
         max_accuracy_drop: Option<f64>,
+        /// A device silent for this long does not hold its wave back; it catches up later.
+        #[arg(long, value_parser = duration, default_value = "5m")]
+        offline_after: Duration,
     },
     /// Every rollout.
     List,
@@ -101,6 +104,7 @@ pub fn run(addr: SocketAddr, token: &str, command: RolloutCommand) -> ExitCode {
             max_error_rate,
             max_p95_latency,
             max_accuracy_drop,
+            offline_after,
         } => {
             let select: serde_json::Map<String, Value> =
                 select.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
@@ -109,6 +113,7 @@ pub fn run(addr: SocketAddr, token: &str, command: RolloutCommand) -> ExitCode {
                 "soak_ms": soak.as_millis() as u64, "max_error_rate": max_error_rate,
                 "max_p95_ms": max_p95_latency.map(|d| d.as_secs_f64() * 1e3),
                 "max_accuracy_drop": max_accuracy_drop,
+                "offline_after_ms": offline_after.as_millis() as u64,
             });
             ("POST", "/api/rollouts".to_string(), Some(spec))
         }

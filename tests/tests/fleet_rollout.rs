@@ -421,3 +421,69 @@ fn bad_rollout_requests_and_operator_actions_are_answered_clearly() {
     let (success, _, stderr) = w.rollout(&["status", "r-404"]);
     assert!(!success && stderr.contains("no rollout"), "{stderr}");
 }
+
+#[test]
+fn an_offline_box_does_not_hold_the_rollout_back_and_catches_up_when_it_returns() {
+    let mut w = World::new(&["a", "a", "a"]);
+    w.release(2, |_| {});
+    let away = w.boxes.remove(2);
+    let (state, config) = (
+        away.state.clone(),
+        std::fs::read_to_string(&away.config).expect("config"),
+    );
+    let away_id = away.device.clone().expect("id");
+    assert!(away.terminate().success());
+    // Wait until the fleet has not heard from it for the rollout's offline threshold.
+    w.fleet.wait_device(&away_id, 30, "silence", |d| {
+        let last = d["last_seen_ms"].as_u64().unwrap_or(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as u64;
+        now.saturating_sub(last) > 1_500
+    });
+    let (success, stdout, stderr) = w.rollout(&[
+        "create",
+        "--model",
+        "mlp",
+        "--version",
+        "2",
+        "--waves",
+        "50%,100%",
+        "--soak",
+        "300ms",
+        "--offline-after",
+        "1s",
+    ]);
+    assert!(success, "{stderr}");
+    let id = rollout_id(&stdout);
+    let status = w.wait_rollout(&id, "completed", 90);
+    let away_state = status["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .find(|d| d["device"] == away_id.as_str())
+        .map(|d| d["state"].clone());
+    assert_eq!(away_state, Some(serde_json::json!("offline")), "{status:#}");
+    for b in &w.boxes {
+        assert_eq!(served_version(b), "2");
+    }
+    // Back online: the desired state waiting for it is sent with its hello.
+    let back = Daemon::start(&state, &config);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while served_version(&back) != "2" {
+        assert!(
+            Instant::now() < deadline,
+            "the returning box did not catch up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, status) = w.fleet.admin("GET", &format!("/api/rollouts/{id}"));
+    let active: u64 = status["waves"]
+        .as_array()
+        .expect("waves")
+        .iter()
+        .map(|w| w["states"]["active"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(active, 3, "{status:#}");
+}

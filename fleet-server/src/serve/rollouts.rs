@@ -40,6 +40,14 @@ pub struct RolloutSpec {
     pub max_p95_ms: Option<f64>,
     #[serde(default)]
     pub max_accuracy_drop: Option<f64>,
+    /// A device not heard from for this long does not hold its wave back; it gets the new
+    /// version when it returns (its desired state is waiting for it).
+    #[serde(default = "default_offline_after")]
+    pub offline_after_ms: u64,
+}
+
+fn default_offline_after() -> u64 {
+    5 * 60 * 1000
 }
 
 /// Where a rollout is.
@@ -151,7 +159,12 @@ fn device_state(rollout: &Rollout, device: Option<&Device>, targeted: bool) -> (
     {
         return ("rolled_back".into(), report);
     }
-    let state = if targeted { "pending" } else { "waiting" };
+    let offline = now_ms().saturating_sub(device.last_seen_ms) >= rollout.spec.offline_after_ms;
+    let state = match (targeted, offline) {
+        (true, true) => "offline",
+        (true, false) => "pending",
+        (false, _) => "waiting",
+    };
     (state.into(), report)
 }
 
@@ -315,7 +328,9 @@ fn step(ingest: &Ingest, mut rollout: Rollout) -> Result<()> {
     let registry = &ingest.registry;
     let end = rollout.wave_end(rollout.wave);
     let mut changed = false;
-    let mut all_active = true;
+    // The soak starts once every device of the wave that is online runs the new version
+    // (and at least one does).
+    let (mut online_pending, mut active) = (false, 0usize);
     for i in 0..end {
         let id = rollout.devices[i].clone();
         let Some(device) = registry.device(&id)? else {
@@ -344,11 +359,16 @@ fn step(ingest: &Ingest, mut rollout: Rollout) -> Result<()> {
             );
             return roll_back(ingest, &mut rollout, reason);
         }
-        all_active &= state == "active";
+        let online = now_ms().saturating_sub(device.last_seen_ms) < rollout.spec.offline_after_ms;
+        if state == "active" {
+            active += 1;
+        } else if online {
+            online_pending = true;
+        }
     }
     let now = now_ms();
     match rollout.soak_started_ms {
-        None if all_active => {
+        None if active > 0 && !online_pending => {
             rollout.soak_started_ms = Some(now);
             changed = true;
         }
