@@ -106,6 +106,11 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with_chunks("1KiB")
+}
+
+/// A fleet, keys, and an approved edged fetching `chunk` at a time.
+fn setup_with_chunks(chunk: &str) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = dir.path().join("keys");
     let init = fleet_cli(&["keys", "init", "--out", &s(&keys)]);
@@ -124,7 +129,7 @@ fn setup() -> Setup {
         "transport = \"tcp\"\n",
         "",
     ) + &format!(
-        "[updates]\nroot_key = \"{root_key}\"\nchunk_bytes = \"1KiB\"\nfetch_timeout = \"1s\"\n"
+        "[updates]\nroot_key = \"{root_key}\"\nchunk_bytes = \"{chunk}\"\nfetch_timeout = \"1s\"\n"
     );
     let edged = Daemon::start(&state, &config);
     let id = edged.device.clone().expect("device id");
@@ -262,4 +267,124 @@ fn a_bundle_for_other_hardware_is_refused_then_a_good_one_activates() {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The version `current` names, after checking that its directory is complete: model.json
+/// present and, for a version that came as a bundle, every file matching its manifest.
+fn one_complete_version(state: &Path) -> u64 {
+    let base = state.join("models/mlp");
+    let current = std::fs::read_to_string(base.join("current")).expect("current");
+    let dir = base.join(current.trim());
+    assert!(
+        dir.join("model.json").is_file(),
+        "{} is incomplete",
+        dir.display()
+    );
+    if let Ok(text) = std::fs::read(dir.join("manifest.json")) {
+        let signed =
+            edge_bundle::Signed::parse(edge_bundle::Domain::Manifest, &text).expect("manifest");
+        let manifest: edge_bundle::Manifest = signed
+            .payload(edge_bundle::Domain::Manifest)
+            .expect("payload");
+        for f in &manifest.files {
+            edge_bundle::check_file(&dir.join(&f.name), f).expect("a verified file");
+        }
+    }
+    current.trim().parse().expect("a version number")
+}
+
+#[test]
+fn kill_9_at_any_step_of_an_update_leaves_one_complete_verified_version_active() {
+    let t = setup();
+    let state = t.edged.state.clone();
+    let config = std::fs::read_to_string(&t.edged.config).expect("config");
+    let mut edged = t.edged;
+    // Kill at increasing delays after the instruction: during the fetch, the install, the
+    // check, the switch or after; each time the box restarts and finishes the update.
+    for (i, delay_ms) in [0u64, 3, 8, 15, 30, 60, 120].into_iter().enumerate() {
+        let version = i as u64 + 2;
+        release(t.dir.path(), &t.keys, &t.fleet, version, &[], |_| {});
+        desire(&t.fleet, &t.id, version);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        edged.kill9();
+        let serving = one_complete_version(&state);
+        assert!(
+            serving == version || serving == version - 1,
+            "{serving} after killing during {version}"
+        );
+        edged = Daemon::start(&state, &config);
+        let staging = std::fs::read_dir(state.join("models/mlp"))
+            .expect("models")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains("staging"))
+            .count();
+        assert_eq!(
+            staging, 0,
+            "leftovers of the killed install are removed at start"
+        );
+        wait_update(&t.fleet, &t.id, version, "active");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while served_version(&edged) != version.to_string() {
+            assert!(
+                Instant::now() < deadline,
+                "version {version} not served after restart"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(one_complete_version(&state), version);
+    }
+}
+
+#[test]
+fn a_link_cut_mid_transfer_resumes_without_sending_completed_chunks_again() {
+    let t = setup_with_chunks("64KiB");
+    // A 4 MiB extra file, fetched 64 KiB at a time (the box's chunk_bytes).
+    let extra: Vec<u8> = (0..4u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let sha = {
+        let path = t.dir.path().join("calibration.bin");
+        std::fs::write(&path, &extra).expect("write");
+        edge_bundle::describe_file(&path, "calibration.bin")
+            .expect("hash")
+            .sha256
+    };
+    release(t.dir.path(), &t.keys, &t.fleet, 2, &[], |dir| {
+        std::fs::write(dir.join("calibration.bin"), &extra).expect("write");
+    });
+    desire(&t.fleet, &t.id, 2);
+    let part = t
+        .edged
+        .state
+        .join("updates/blobs")
+        .join(format!("{sha}.part"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0) < 1 << 20 {
+        assert!(Instant::now() < deadline, "the transfer did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Cut the link: the fleet and its embedded broker die mid-transfer.
+    let port: u16 = t
+        .fleet
+        .mqtt
+        .rsplit_once(':')
+        .expect("port")
+        .1
+        .parse()
+        .expect("port");
+    let fleet_state = t.dir.path().join("fleet");
+    t.fleet.kill9();
+    let kept = std::fs::metadata(&part).expect("the part survives").len();
+    assert!(kept >= 1 << 20 && kept < extra.len() as u64, "{kept}");
+    let fleet = Fleet::start(&fleet_state, port);
+    wait_update(&fleet, &t.id, 2, "active");
+    assert_eq!(served_version(&t.edged), "2");
+    let (_, stats) = fleet.admin("GET", "/api/stats");
+    let sent_after = stats["chunk_bytes_served"].as_u64().expect("bytes served");
+    let rest_of_bundle = extra.len() as u64 - kept + 16 * 1024 + 64 * 1024; // + small files, + one chunk
+    assert!(
+        sent_after <= rest_of_bundle,
+        "{sent_after} bytes sent after the cut; {kept} were already there"
+    );
+    assert!(!part.exists(), "the part became a verified blob");
 }

@@ -324,6 +324,12 @@ async fn stats(State(state): State<AdminState>, headers: HeaderMap) -> Response 
         "records_new": s.records_new.load(Ordering::Relaxed),
         "records_duplicate": s.records_duplicate.load(Ordering::Relaxed),
         "rejected": s.rejected(),
+        "chunks_served": s.chunks_served.load(Ordering::Relaxed),
+        "chunk_bytes_served": s.chunk_bytes_served.load(Ordering::Relaxed),
+        "chunk_cache": {
+            "hits": state.ingest.updates.cache_stats().0,
+            "misses": state.ingest.updates.cache_stats().1,
+        },
     }))
     .into_response()
 }

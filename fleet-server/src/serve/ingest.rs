@@ -27,6 +27,9 @@ pub struct IngestStats {
     pub accepted_messages: AtomicU64,
     pub records_new: AtomicU64,
     pub records_duplicate: AtomicU64,
+    /// File chunks sent to devices, and their bytes.
+    pub chunks_served: AtomicU64,
+    pub chunk_bytes_served: AtomicU64,
     /// Refused messages by reason.
     pub rejected: Mutex<BTreeMap<String, u64>>,
 }
@@ -268,6 +271,10 @@ impl Ingest {
                 let fetch: Fetch = serde_json::from_slice(&envelope.body)
                     .map_err(|e| ProtocolError::Decode(format!("fetch: {e}")))?;
                 let chunk = self.updates.chunk(&fetch)?;
+                self.stats.chunks_served.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .chunk_bytes_served
+                    .fetch_add(chunk.data.len() as u64, Ordering::Relaxed);
                 let reply = Envelope {
                     kind: Kind::Chunk,
                     signer: "fleet".into(),
