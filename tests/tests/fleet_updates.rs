@@ -109,8 +109,13 @@ fn setup() -> Setup {
     setup_with_chunks("1KiB")
 }
 
-/// A fleet, keys, and an approved edged fetching `chunk` at a time.
 fn setup_with_chunks(chunk: &str) -> Setup {
+    setup_with(chunk, "")
+}
+
+/// A fleet, keys, and an approved edged fetching `chunk` at a time, `updates` added to its
+/// `[updates]` table.
+fn setup_with(chunk: &str, updates: &str) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = dir.path().join("keys");
     let init = fleet_cli(&["keys", "init", "--out", &s(&keys)]);
@@ -129,7 +134,7 @@ fn setup_with_chunks(chunk: &str) -> Setup {
         "transport = \"tcp\"\n",
         "",
     ) + &format!(
-        "[updates]\nroot_key = \"{root_key}\"\nchunk_bytes = \"{chunk}\"\nfetch_timeout = \"1s\"\n"
+        "[updates]\nroot_key = \"{root_key}\"\nchunk_bytes = \"{chunk}\"\nfetch_timeout = \"1s\"\n{updates}"
     );
     let edged = Daemon::start(&state, &config);
     let id = edged.device.clone().expect("device id");
@@ -387,4 +392,35 @@ fn a_link_cut_mid_transfer_resumes_without_sending_completed_chunks_again() {
         "{sent_after} bytes sent after the cut; {kept} were already there"
     );
     assert!(!part.exists(), "the part became a verified blob");
+}
+
+#[test]
+fn a_version_failing_in_the_field_is_rolled_back_by_the_box_within_its_health_window() {
+    let t = setup_with("64KiB", "health_window = \"60s\"\nhealth_min_samples = 5\n");
+    // Version 2 renames its input: the box's clients' requests now fail.
+    release(t.dir.path(), &t.keys, &t.fleet, 2, &[], |dir| {
+        let path = dir.join("model.json");
+        let text = std::fs::read_to_string(&path)
+            .expect("read")
+            .replace("\"x\"", "\"features\"");
+        std::fs::write(&path, text).expect("write");
+        std::fs::remove_file(dir.join("checks.json")).expect("no check cases");
+    });
+    desire(&t.fleet, &t.id, 2);
+    let report = wait_update(&t.fleet, &t.id, 2, "active");
+    assert_eq!(report["health"], "watching", "{report}");
+    for seed in 0..10 {
+        let (status, _) = t
+            .edged
+            .post_json("/v2/models/mlp/infer", &mlp_request(None, 1, seed));
+        assert_eq!(status, 400, "version 2 does not know input x");
+    }
+    let report = wait_update(&t.fleet, &t.id, 2, "failed");
+    assert_eq!(report["reason"], "health_error_rate", "{report}");
+    assert_eq!(report["rolled_back_to"], 1, "{report}");
+    assert_eq!(served_version(&t.edged), "1");
+    // The same manifest is not tried again when the desired state repeats.
+    desire(&t.fleet, &t.id, 2);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(served_version(&t.edged), "1");
 }

@@ -18,7 +18,7 @@ use edge_config::{ConfigError, ConfigIssue, Fields};
 pub use edge_protocol::tls::Transport;
 pub use updates::UpdatesConfig;
 
-mod updates;
+pub mod updates;
 
 /// The whole daemon configuration, checked.
 #[derive(Debug, Clone)]

@@ -20,6 +20,23 @@ pub struct UpdatesConfig {
     pub chunk_bytes: u32,
     /// A fetch not answered within this is asked again.
     pub fetch_timeout: Duration,
+    /// After a switch, how long the new version is watched before it is committed; zero
+    /// turns the watch off.
+    pub health_window: Duration,
+    pub health: HealthLimits,
+}
+
+/// When the box rolls a new version back by itself during its health window.
+#[derive(Debug, Clone, Copy)]
+pub struct HealthLimits {
+    /// Error ratio of the new version's requests.
+    pub max_error_rate: f64,
+    /// The new version's p95 latency over the previous version's.
+    pub max_latency_ratio: f64,
+    /// The previous version's accuracy on labels minus the new one's.
+    pub max_accuracy_drop: f64,
+    /// Requests (and labelled predictions) before a judgement is made.
+    pub min_samples: u64,
 }
 
 pub(super) fn check_updates(
@@ -48,6 +65,18 @@ pub(super) fn check_updates(
         (Duration::from_millis(100), Duration::from_secs(600)),
         issues,
     );
+    let health_window = f.duration(
+        "health_window",
+        Duration::from_secs(300),
+        (Duration::ZERO, Duration::from_secs(7 * 24 * 3600)),
+        issues,
+    );
+    let health = HealthLimits {
+        max_error_rate: f.number("health_max_error_rate", 0.1, (0.0, 1.0), issues),
+        max_latency_ratio: f.number("health_max_latency_ratio", 3.0, (1.0, 1000.0), issues),
+        max_accuracy_drop: f.number("health_max_accuracy_drop", 0.05, (0.0, 1.0), issues),
+        min_samples: f.integer("health_min_samples", 20, (1, 1_000_000), issues),
+    };
     let key_name = f.key("root_key");
     let table_key = f.key("root_key").replace(".root_key", "");
     f.finish(issues);
@@ -78,5 +107,7 @@ pub(super) fn check_updates(
         max_bundle_bytes,
         chunk_bytes,
         fetch_timeout,
+        health_window,
+        health,
     })
 }

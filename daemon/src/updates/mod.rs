@@ -11,6 +11,7 @@
 //! at once (one job at a time; the others wait for the next desired state).
 
 mod activate;
+mod health;
 mod state;
 
 use std::collections::BTreeMap;
@@ -55,6 +56,16 @@ struct Job {
     waiting: Option<(FileEntry, u64, Instant)>,
 }
 
+/// A version in its health window.
+#[derive(Debug)]
+struct Watch {
+    model: String,
+    version: u64,
+    previous: u64,
+    digest: String,
+    until: Instant,
+}
+
 /// The updater task's state.
 #[derive(Debug)]
 pub struct Updater {
@@ -66,6 +77,7 @@ pub struct Updater {
     out: mpsc::Sender<Outgoing>,
     state: UpdateState,
     job: Option<Job>,
+    watch: Option<Watch>,
     reports: BTreeMap<String, Value>,
     last_progress: Instant,
 }
@@ -111,6 +123,7 @@ impl Updater {
             out,
             state,
             job: None,
+            watch: None,
             reports: BTreeMap::new(),
             last_progress: Instant::now(),
         })
@@ -344,6 +357,9 @@ impl Updater {
         if self.job.as_ref().is_some_and(|j| j.manifest.model == model) {
             self.job = None;
         }
+        if self.watch.as_ref().is_some_and(|w| w.model == model) {
+            self.watch = None;
+        }
         let (models_root, service, name) = (
             self.models_root.clone(),
             self.service.clone(),
@@ -508,7 +524,53 @@ impl Updater {
         self.advance().await;
     }
 
+    /// Judges the version in its health window: rolls it back, commits it, or waits.
+    async fn check_health(&mut self) {
+        let Some(w) = &self.watch else { return };
+        let report = self.service.report();
+        if let Some((reason, detail)) = health::judge(
+            &report,
+            &w.model,
+            w.version,
+            w.previous,
+            &self.config.health,
+        ) {
+            let Some(w) = self.watch.take() else { return };
+            let (models_root, service, name, previous) = (
+                self.models_root.clone(),
+                self.service.clone(),
+                w.model.clone(),
+                w.previous,
+            );
+            let switched = tokio::task::spawn_blocking(move || {
+                activate::switch(&models_root, &service.registry, &name, previous)
+            })
+            .await;
+            if !matches!(switched, Ok(Ok(_))) {
+                tracing::error!(model = %w.model, "cannot roll back after a failed health check");
+            }
+            self.state.failed.insert(w.model.clone(), w.digest.clone());
+            self.save();
+            tracing::warn!(model = %w.model, version = w.version, previous, reason, %detail, "rolled back by the health check");
+            self.report(
+                &w.model,
+                json!({"version": w.version, "state": "failed", "reason": reason, "detail": detail, "rolled_back_to": previous}),
+            )
+            .await;
+        } else if Instant::now() >= w.until {
+            let (model, version) = (w.model.clone(), w.version);
+            self.watch = None;
+            tracing::info!(model = %model, version, "health window passed; update committed");
+            self.report(
+                &model,
+                json!({"version": version, "state": "active", "health": "committed"}),
+            )
+            .await;
+        }
+    }
+
     async fn on_tick(&mut self) {
+        self.check_health().await;
         let stale = self
             .job
             .as_ref()
@@ -558,9 +620,20 @@ impl Updater {
                 self.state.highest.insert(model.clone(), version);
                 self.save();
                 tracing::info!(model = %model, from = previous, to = version, "model update activated");
+                let watching = !self.config.health_window.is_zero() && previous != version;
+                if watching {
+                    self.watch = Some(Watch {
+                        model: model.clone(),
+                        version,
+                        previous,
+                        digest: job.digest.clone(),
+                        until: Instant::now() + self.config.health_window,
+                    });
+                }
+                let health = if watching { "watching" } else { "committed" };
                 self.report(
                     &model,
-                    json!({"version": version, "state": "active", "previous": previous}),
+                    json!({"version": version, "state": "active", "previous": previous, "health": health}),
                 )
                 .await;
             }

@@ -1,0 +1,68 @@
+//! The health window after a switch: the box watches the new version's own numbers against
+//! the version it replaced — error ratio of its requests, p95 latency relative to the previous
+//! version's, accuracy on labels relative to the previous version's — and rolls back by itself
+//! when one is out of bounds, fleet or no fleet. Nothing is judged before `min_samples`
+//! requests (or labelled predictions, for accuracy) have been seen.
+
+use crate::config::updates::HealthLimits;
+use crate::metrics::{Report, VersionSnapshot};
+
+fn snapshot<'a>(report: &'a Report, model: &str, version: u64) -> Option<&'a VersionSnapshot> {
+    report
+        .versions
+        .iter()
+        .find(|v| v.model == model && v.version == version)
+}
+
+/// Why the new version is unhealthy (reason code, detail), if it is.
+pub fn judge(
+    report: &Report,
+    model: &str,
+    new: u64,
+    previous: u64,
+    limits: &HealthLimits,
+) -> Option<(&'static str, String)> {
+    let now = snapshot(report, model, new)?;
+    let before = snapshot(report, model, previous);
+    let seen = now.window.requests + now.window.errors;
+    if seen >= limits.min_samples && now.window.error_ratio() > limits.max_error_rate {
+        return Some((
+            "health_error_rate",
+            format!(
+                "error ratio {:.3} over {seen} requests > {}",
+                now.window.error_ratio(),
+                limits.max_error_rate
+            ),
+        ));
+    }
+    if let (Some([_, p95, _]), Some([_, p95_before, _])) =
+        (now.window.latency, before.and_then(|b| b.window.latency))
+        && now.window.requests >= limits.min_samples
+        && p95_before > 0.0
+        && p95 / p95_before > limits.max_latency_ratio
+    {
+        return Some((
+            "health_latency",
+            format!(
+                "p95 {:.2} ms against {:.2} ms before (more than {}x)",
+                p95 * 1e3,
+                p95_before * 1e3,
+                limits.max_latency_ratio
+            ),
+        ));
+    }
+    if let (Some(q), Some(q_before)) = (&now.quality, before.and_then(|b| b.quality.as_ref()))
+        && q.samples >= limits.min_samples
+        && q_before.samples >= limits.min_samples
+        && q_before.accuracy - q.accuracy > limits.max_accuracy_drop
+    {
+        return Some((
+            "health_accuracy",
+            format!(
+                "accuracy {:.3} on {} labels against {:.3} before (drop > {})",
+                q.accuracy, q.samples, q_before.accuracy, limits.max_accuracy_drop
+            ),
+        ));
+    }
+    None
+}
