@@ -11,6 +11,7 @@ pub mod mqtt;
 pub mod predict;
 pub mod registry;
 pub mod service;
+pub mod shadow;
 pub mod status;
 pub mod store;
 pub mod systemd;

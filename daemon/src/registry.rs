@@ -67,6 +67,8 @@ impl ServedModel {
 struct Slot {
     config: ModelConfig,
     current: RwLock<Arc<ServedModel>>,
+    /// A candidate version in its shadow phase.
+    shadow: RwLock<Option<Arc<crate::shadow::Shadow>>>,
 }
 
 /// All served models.
@@ -92,6 +94,7 @@ impl Registry {
                 Slot {
                     config: model.clone(),
                     current: RwLock::new(Arc::new(served)),
+                    shadow: RwLock::new(None),
                 },
             );
         }
@@ -111,6 +114,23 @@ impl Registry {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
         )
+    }
+
+    /// The candidate shadowing `name`, if any.
+    pub fn shadow(&self, name: &str) -> Option<Arc<crate::shadow::Shadow>> {
+        self.slots
+            .get(name)?
+            .shadow
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Attaches (or with `None` detaches) the shadow of `name`.
+    pub fn set_shadow(&self, name: &str, shadow: Option<Arc<crate::shadow::Shadow>>) {
+        if let Some(slot) = self.slots.get(name) {
+            *slot.shadow.write().unwrap_or_else(PoisonError::into_inner) = shadow;
+        }
     }
 
     /// How `name` is loaded (its configured device), for loading a candidate version.

@@ -295,6 +295,11 @@ impl Service {
         } else {
             None
         };
+        // A candidate in its shadow phase gets a copy after the active version answered.
+        let shadow = self
+            .registry
+            .shadow(&served.name)
+            .map(|s| (s, request.clone()));
         let model_started = Instant::now();
         let response = if served.offload {
             let served = served.clone();
@@ -308,6 +313,10 @@ impl Service {
         }
         .map_err(model_error)?;
         let latency_us = model_started.elapsed().as_micros() as u64;
+        if let Some((shadow, copy)) = shadow {
+            let (active, took) = (response.outputs.clone(), model_started.elapsed());
+            tokio::task::spawn_blocking(move || shadow.compare(copy, &active, took));
+        }
         let record = PredictionRecord {
             id,
             model: served.name.clone(),

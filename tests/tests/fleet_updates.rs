@@ -424,3 +424,68 @@ fn a_version_failing_in_the_field_is_rolled_back_by_the_box_within_its_health_wi
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(served_version(&t.edged), "1");
 }
+
+/// The example model's weights all zero: it predicts class 0 for every input.
+fn zero_weights(dir: &Path) {
+    let path = dir.join("weights.safetensors");
+    let mut bytes = std::fs::read(&path).expect("read");
+    let header = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    for b in &mut bytes[8 + header..] {
+        *b = 0;
+    }
+    std::fs::write(&path, bytes).expect("write");
+    std::fs::remove_file(dir.join("checks.json")).expect("no check cases");
+}
+
+#[test]
+fn a_candidate_that_disagrees_with_the_active_version_fails_its_shadow_phase() {
+    let t = setup_with(
+        "64KiB",
+        "shadow_window = \"60s\"\nshadow_min_samples = 10\nshadow_min_agreement = 0.9\n",
+    );
+    release(t.dir.path(), &t.keys, &t.fleet, 2, &[], zero_weights);
+    desire(&t.fleet, &t.id, 2);
+    wait_update(&t.fleet, &t.id, 2, "shadowing");
+    // Live traffic is answered by version 1 only; version 2 sees copies.
+    for seed in 0..30 {
+        let (status, reply) = t
+            .edged
+            .post_json("/v2/models/mlp/infer", &mlp_request(None, 1, seed));
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(
+            reply["model_version"], "1",
+            "the shadow's outputs are never served"
+        );
+    }
+    let report = wait_update(&t.fleet, &t.id, 2, "failed");
+    assert_eq!(report["reason"], "shadow_disagreement", "{report}");
+    assert_eq!(served_version(&t.edged), "1");
+    assert!(
+        !t.edged.state.join("models/mlp/2").exists(),
+        "the candidate is removed"
+    );
+}
+
+#[test]
+fn a_candidate_that_agrees_is_switched_in_after_its_shadow_phase() {
+    let t = setup_with(
+        "64KiB",
+        "shadow_window = \"1500ms\"\nshadow_min_samples = 5\n",
+    );
+    release(t.dir.path(), &t.keys, &t.fleet, 2, &[], |_| {});
+    desire(&t.fleet, &t.id, 2);
+    wait_update(&t.fleet, &t.id, 2, "shadowing");
+    for seed in 0..10 {
+        let (status, reply) = t
+            .edged
+            .post_json("/v2/models/mlp/infer", &mlp_request(None, 1, seed));
+        assert_eq!(status, 200, "{reply}");
+    }
+    let report = wait_update(&t.fleet, &t.id, 2, "active");
+    assert_eq!(report["shadow"]["agreement"], 1.0, "{report}");
+    assert!(
+        report["shadow"]["runs"].as_u64().unwrap_or(0) >= 5,
+        "{report}"
+    );
+    assert_eq!(served_version(&t.edged), "2");
+}

@@ -24,6 +24,21 @@ pub struct UpdatesConfig {
     /// turns the watch off.
     pub health_window: Duration,
     pub health: HealthLimits,
+    /// How long a candidate answers copies of live requests before the switch; zero skips
+    /// the shadow phase.
+    pub shadow_window: Duration,
+    pub shadow: ShadowLimits,
+}
+
+/// When a candidate fails its shadow phase.
+#[derive(Debug, Clone, Copy)]
+pub struct ShadowLimits {
+    /// Share of requests whose predicted classes match the active version's.
+    pub min_agreement: f64,
+    /// The candidate's mean latency over the active version's.
+    pub max_latency_ratio: f64,
+    /// Requests compared before a judgement is made.
+    pub min_samples: u64,
 }
 
 /// When the box rolls a new version back by itself during its health window.
@@ -77,6 +92,17 @@ pub(super) fn check_updates(
         max_accuracy_drop: f.number("health_max_accuracy_drop", 0.05, (0.0, 1.0), issues),
         min_samples: f.integer("health_min_samples", 20, (1, 1_000_000), issues),
     };
+    let shadow_window = f.duration(
+        "shadow_window",
+        Duration::ZERO,
+        (Duration::ZERO, Duration::from_secs(7 * 24 * 3600)),
+        issues,
+    );
+    let shadow = ShadowLimits {
+        min_agreement: f.number("shadow_min_agreement", 0.9, (0.0, 1.0), issues),
+        max_latency_ratio: f.number("shadow_max_latency_ratio", 3.0, (1.0, 1000.0), issues),
+        min_samples: f.integer("shadow_min_samples", 20, (1, 1_000_000), issues),
+    };
     let key_name = f.key("root_key");
     let table_key = f.key("root_key").replace(".root_key", "");
     f.finish(issues);
@@ -109,5 +135,7 @@ pub(super) fn check_updates(
         fetch_timeout,
         health_window,
         health,
+        shadow_window,
+        shadow,
     })
 }

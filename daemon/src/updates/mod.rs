@@ -12,6 +12,7 @@
 
 mod activate;
 mod health;
+mod phases;
 mod state;
 
 use std::collections::BTreeMap;
@@ -77,6 +78,7 @@ pub struct Updater {
     out: mpsc::Sender<Outgoing>,
     state: UpdateState,
     job: Option<Job>,
+    shadowing: Option<phases::Shadowing>,
     watch: Option<Watch>,
     reports: BTreeMap<String, Value>,
     last_progress: Instant,
@@ -123,6 +125,7 @@ impl Updater {
             out,
             state,
             job: None,
+            shadowing: None,
             watch: None,
             reports: BTreeMap::new(),
             last_progress: Instant::now(),
@@ -360,6 +363,10 @@ impl Updater {
         if self.watch.as_ref().is_some_and(|w| w.model == model) {
             self.watch = None;
         }
+        if self.shadowing.as_ref().is_some_and(|s| s.model() == model) {
+            self.shadowing = None;
+            self.service.registry.set_shadow(model, None);
+        }
         let (models_root, service, name) = (
             self.models_root.clone(),
             self.service.clone(),
@@ -570,6 +577,7 @@ impl Updater {
     }
 
     async fn on_tick(&mut self) {
+        self.check_shadow().await;
         self.check_health().await;
         let stale = self
             .job
@@ -589,54 +597,37 @@ impl Updater {
         let (model, version) = (job.manifest.model.clone(), job.manifest.version);
         self.report(&model, json!({"version": version, "state": "verifying"}))
             .await;
-        let (models_root, blobs, service) = (
-            self.models_root.clone(),
-            self.blobs.clone(),
-            self.service.clone(),
-        );
+        let (models_root, blobs) = (self.models_root.clone(), self.blobs.clone());
         let options = self
             .service
             .registry
             .load_options(&model)
             .unwrap_or_default();
-        let manifest = job.manifest.clone();
-        let text = job.manifest_text.clone();
+        let shadow = !self.config.shadow_window.is_zero();
+        let (manifest, text) = (job.manifest.clone(), job.manifest_text.clone());
         let result = tokio::task::spawn_blocking(move || {
             let dir = activate::install(&models_root, &manifest, &text, &blobs)?;
             if let Err(e) = activate::check(&dir, &options) {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(e);
             }
-            activate::switch(
-                &models_root,
-                &service.registry,
-                &manifest.model,
-                manifest.version,
-            )
+            // The candidate for the shadow phase, loaded and warm.
+            let candidate = if shadow {
+                let loaded = edge_model::Model::load(&dir, &options)
+                    .map_err(|e| activate::ActivateError::Load(e.to_string()))?;
+                Some(loaded)
+            } else {
+                None
+            };
+            Ok((dir, candidate))
         })
         .await;
         match result {
-            Ok(Ok(previous)) => {
-                self.state.highest.insert(model.clone(), version);
-                self.save();
-                tracing::info!(model = %model, from = previous, to = version, "model update activated");
-                let watching = !self.config.health_window.is_zero() && previous != version;
-                if watching {
-                    self.watch = Some(Watch {
-                        model: model.clone(),
-                        version,
-                        previous,
-                        digest: job.digest.clone(),
-                        until: Instant::now() + self.config.health_window,
-                    });
-                }
-                let health = if watching { "watching" } else { "committed" };
-                self.report(
-                    &model,
-                    json!({"version": version, "state": "active", "previous": previous, "health": health}),
-                )
-                .await;
+            Ok(Ok((dir, Some(candidate)))) => {
+                self.start_shadow(&model, version, job.digest, dir, candidate)
+                    .await;
             }
+            Ok(Ok((_, None))) => self.switch_in(&model, version, &job.digest, None).await,
             Ok(Err(e)) => {
                 self.fail(
                     &model,
