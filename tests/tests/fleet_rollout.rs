@@ -135,6 +135,27 @@ impl World {
     }
 }
 
+impl World {
+    /// Waits until `n` devices of the rollout are in `state` (their reports lag the switch).
+    fn wait_count(&self, id: &str, state: &str, n: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, status) = self.fleet.admin("GET", &format!("/api/rollouts/{id}"));
+            let count: u64 = status["waves"]
+                .as_array()
+                .expect("waves")
+                .iter()
+                .map(|w| w["states"][state].as_u64().unwrap_or(0))
+                .sum();
+            if count == n {
+                return count;
+            }
+            assert!(Instant::now() < deadline, "{count} {state}: {status:#}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 fn served_version(d: &Daemon) -> String {
     let (status, reply) = d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 3));
     assert_eq!(status, 200, "{reply}");
@@ -249,14 +270,8 @@ fn a_three_wave_rollout_completes_and_status_shows_each_wave() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let status = w.wait_rollout(&id, "rolled_back", 10);
-    let rolled: u64 = status["waves"]
-        .as_array()
-        .expect("waves")
-        .iter()
-        .map(|w| w["states"]["rolled_back"].as_u64().unwrap_or(0))
-        .sum();
-    assert_eq!(rolled, 3, "{status:#}");
+    w.wait_rollout(&id, "rolled_back", 10);
+    assert_eq!(w.wait_count(&id, "rolled_back", 3), 3);
 }
 
 #[test]
@@ -479,12 +494,6 @@ fn an_offline_box_does_not_hold_the_rollout_back_and_catches_up_when_it_returns(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (_, status) = w.fleet.admin("GET", &format!("/api/rollouts/{id}"));
-    let active: u64 = status["waves"]
-        .as_array()
-        .expect("waves")
-        .iter()
-        .map(|w| w["states"]["active"].as_u64().unwrap_or(0))
-        .sum();
-    assert_eq!(active, 3, "{status:#}");
+    // Its report reaches the fleet just after the switch.
+    assert_eq!(w.wait_count(&id, "active", 3), 3);
 }
