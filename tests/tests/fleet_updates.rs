@@ -489,3 +489,53 @@ fn a_candidate_that_agrees_is_switched_in_after_its_shadow_phase() {
     );
     assert_eq!(served_version(&t.edged), "2");
 }
+
+#[test]
+fn a_box_follows_a_root_rotation_and_a_new_release_key() {
+    // The box pinned the first root key; the organisation then rotates its root and adds a
+    // release key. A version signed by the new key reaches the box through the root chain.
+    let t = setup();
+    let keys = s(&t.keys);
+    fleet_cli(&["keys", "rotate-root", "--keys", &keys]);
+    fleet_cli(&["keys", "add-release", "--keys", &keys]);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/models/mlp");
+    let out = t.dir.path().join("release-2");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    for name in ["model.json", "weights.safetensors", "checks.json"] {
+        std::fs::copy(src.join(name), out.join(name)).expect("copy");
+    }
+    let path = out.join("model.json");
+    let text = std::fs::read_to_string(&path).expect("read").replacen(
+        "\"version\": 1",
+        "\"version\": 2",
+        1,
+    );
+    std::fs::write(&path, text).expect("write");
+    fleet_cli(&[
+        "model",
+        "sign",
+        &s(&out),
+        "--key",
+        &s(&t.keys.join("release-3.key")),
+    ]);
+    fleet_cli(&[
+        "model",
+        "publish",
+        &s(&out),
+        "--config",
+        &s(&t.fleet.config),
+        "--roots",
+        &s(&t.keys.join("roots")),
+    ]);
+    desire(&t.fleet, &t.id, 2);
+    wait_update(&t.fleet, &t.id, 2, "active");
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(t.edged.state.join("updates/state.json")).expect("state"),
+    )
+    .expect("json");
+    let root: serde_json::Value =
+        serde_json::from_str(state["root"].as_str().expect("root")).expect("signed");
+    let payload: serde_json::Value =
+        serde_json::from_str(root["payload"].as_str().expect("payload")).expect("root");
+    assert_eq!(payload["version"], 3, "the box trusts the newest root now");
+}
