@@ -248,3 +248,56 @@ fn without_any_gpu_auto_falls_back_to_the_cpu_and_gpu_is_a_clear_error() {
     assert_eq!(stderr.matches("is unusable").count(), 1, "{stderr}");
     assert!(stdout.is_empty());
 }
+
+#[test]
+fn the_shipped_wine_models_reproduce_their_documented_accuracy() {
+    // examples/wine/README.md: 0.70, 1.00 and 0.00 on the 60 replay rows.
+    let wine = repo_root().join("examples/wine");
+    let replay: Value =
+        serde_json::from_slice(&std::fs::read(wine.join("data/replay.json")).unwrap()).unwrap();
+    let rows = replay["rows"].as_array().unwrap();
+    let labels: Vec<u64> = replay["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let data: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+        .collect();
+    let request = serde_json::json!({"inputs": [{"name": "x", "shape": [rows.len(), 13], "datatype": "FP32", "data": data}]});
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("replay.json");
+    std::fs::write(&input, request.to_string()).unwrap();
+    for (model, expected) in [("wine-1", 0.70), ("wine-2", 1.0), ("wine-bad", 0.0)] {
+        let (status, stdout, stderr) = run(binary("edged")
+            .args(["predict", "--device", "cpu", "--check", "--model"])
+            .arg(wine.join("models").join(model))
+            .arg("--input")
+            .arg(&input));
+        assert!(status.status.success(), "{model}: {stderr}");
+        let response: Value = serde_json::from_str(&stdout).unwrap();
+        let probs = response["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == "probabilities")
+            .unwrap();
+        let p: Vec<f64> = probs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let correct = labels
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| {
+                (0..3).max_by(|a, b| p[i * 3 + a].total_cmp(&p[i * 3 + b])) == Some(**l as usize)
+            })
+            .count();
+        let accuracy = correct as f64 / labels.len() as f64;
+        assert!((accuracy - expected).abs() < 1e-9, "{model}: {accuracy}");
+    }
+}
