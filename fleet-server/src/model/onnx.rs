@@ -57,7 +57,8 @@ pub const MAX_ONNX_BYTES: u64 = 2 << 30;
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("cannot read {path}: {reason}")]
+    /// `reason` (from `edge_model::read_bounded`) names the path already.
+    #[error("{reason}")]
     Read { path: String, reason: String },
     #[error("{path} is not a valid ONNX model: {reason}")]
     Parse { path: String, reason: String },
