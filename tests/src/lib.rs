@@ -4,6 +4,7 @@ pub mod daemon;
 pub mod fleet;
 pub mod load;
 pub mod mosquitto;
+pub mod release;
 pub mod sim;
 
 use std::path::{Path, PathBuf};

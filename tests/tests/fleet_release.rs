@@ -20,18 +20,7 @@ fn s(p: &Path) -> String {
 
 /// A copy of the example model with `version` in its model.json.
 fn model_dir(dir: &Path, version: u64) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/models/mlp");
-    let out = dir.join(format!("mlp-{version}"));
-    std::fs::create_dir_all(&out).expect("mkdir");
-    for name in ["model.json", "weights.safetensors", "checks.json"] {
-        std::fs::copy(src.join(name), out.join(name)).expect("copy");
-    }
-    let path = out.join("model.json");
-    let mut model: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
-    model["version"] = version.into();
-    std::fs::write(&path, serde_json::to_vec_pretty(&model).expect("json")).expect("write");
-    out
+    e2e::release::example_copy(dir, version)
 }
 
 struct Setup {

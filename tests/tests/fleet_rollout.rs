@@ -86,29 +86,15 @@ impl World {
 
     /// Releases the example model as `version` after `edit`, signed and published.
     fn release(&self, version: u64, edit: impl FnOnce(&Path)) {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/models/mlp");
-        let out = self.dir.path().join(format!("release-{version}"));
-        std::fs::create_dir_all(&out).expect("mkdir");
-        for name in ["model.json", "weights.safetensors", "checks.json"] {
-            std::fs::copy(src.join(name), out.join(name)).expect("copy");
-        }
-        let path = out.join("model.json");
-        let text = std::fs::read_to_string(&path).expect("read");
-        let mut model: serde_json::Value = serde_json::from_str(&text).expect("json");
-        model["version"] = version.into();
-        std::fs::write(&path, serde_json::to_vec_pretty(&model).expect("json")).expect("write");
-        edit(&out);
-        let key = s(&self.keys.join("release-1.key"));
-        ok(&["model", "sign", &s(&out), "--key", &key]);
-        ok(&[
-            "model",
-            "publish",
-            &s(&out),
-            "--config",
-            &s(&self.fleet.config),
-            "--roots",
-            &s(&self.keys.join("roots")),
-        ]);
+        e2e::release::release(
+            self.dir.path(),
+            &self.keys,
+            &self.fleet,
+            version,
+            "release-1.key",
+            &[],
+            edit,
+        );
     }
 
     fn rollout(&self, args: &[&str]) -> (bool, String, String) {

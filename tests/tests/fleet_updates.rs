@@ -34,31 +34,7 @@ fn release(
     extra: &[&str],
     edit: impl FnOnce(&Path),
 ) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/models/mlp");
-    let out = dir.join(format!("release-{version}"));
-    std::fs::create_dir_all(&out).expect("mkdir");
-    for name in ["model.json", "weights.safetensors", "checks.json"] {
-        std::fs::copy(src.join(name), out.join(name)).expect("copy");
-    }
-    let path = out.join("model.json");
-    let mut model: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
-    model["version"] = version.into();
-    std::fs::write(&path, serde_json::to_vec_pretty(&model).expect("json")).expect("write");
-    edit(&out);
-    let (dir_arg, key) = (s(&out), s(&keys.join("release-1.key")));
-    let mut args = vec!["model", "sign", &dir_arg, "--key", &key];
-    args.extend_from_slice(extra);
-    fleet_cli(&args);
-    fleet_cli(&[
-        "model",
-        "publish",
-        &s(&out),
-        "--config",
-        &s(&fleet.config),
-        "--roots",
-        &s(&keys.join("roots")),
-    ]);
+    e2e::release::release(dir, keys, fleet, version, "release-1.key", extra, edit);
 }
 
 fn desire(fleet: &Fleet, id: &str, version: u64) {
@@ -498,35 +474,15 @@ fn a_box_follows_a_root_rotation_and_a_new_release_key() {
     let keys = s(&t.keys);
     fleet_cli(&["keys", "rotate-root", "--keys", &keys]);
     fleet_cli(&["keys", "add-release", "--keys", &keys]);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/models/mlp");
-    let out = t.dir.path().join("release-2");
-    std::fs::create_dir_all(&out).expect("mkdir");
-    for name in ["model.json", "weights.safetensors", "checks.json"] {
-        std::fs::copy(src.join(name), out.join(name)).expect("copy");
-    }
-    let path = out.join("model.json");
-    let text = std::fs::read_to_string(&path).expect("read").replacen(
-        "\"version\": 1",
-        "\"version\": 2",
-        1,
+    e2e::release::release(
+        t.dir.path(),
+        &t.keys,
+        &t.fleet,
+        2,
+        "release-3.key",
+        &[],
+        |_| {},
     );
-    std::fs::write(&path, text).expect("write");
-    fleet_cli(&[
-        "model",
-        "sign",
-        &s(&out),
-        "--key",
-        &s(&t.keys.join("release-3.key")),
-    ]);
-    fleet_cli(&[
-        "model",
-        "publish",
-        &s(&out),
-        "--config",
-        &s(&t.fleet.config),
-        "--roots",
-        &s(&t.keys.join("roots")),
-    ]);
     desire(&t.fleet, &t.id, 2);
     wait_update(&t.fleet, &t.id, 2, "active");
     let state: serde_json::Value = serde_json::from_slice(

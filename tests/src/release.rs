@@ -1,0 +1,59 @@
+//! Releasing the example model in tests: a copy as a given version, signed with a release key
+//! and published into a running fleet's store, with the real `fleet` binary.
+
+use std::path::{Path, PathBuf};
+
+use crate::fleet::Fleet;
+use crate::{binary, run};
+
+fn fleet_cli(args: &[&str]) {
+    let (out, _, stderr) = run(binary("fleet").args(args));
+    assert!(out.status.success(), "fleet {args:?}: {stderr}");
+}
+
+/// `examples/models/mlp` copied to `dir/release-VERSION` with `version` in its model.json.
+pub fn example_copy(dir: &Path, version: u64) -> PathBuf {
+    let src = crate::repo_root().join("examples/models/mlp");
+    let out = dir.join(format!("release-{version}"));
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    for name in ["model.json", "weights.safetensors", "checks.json"] {
+        std::fs::copy(src.join(name), out.join(name)).unwrap_or_else(|e| panic!("copy: {e}"));
+    }
+    let path = out.join("model.json");
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("read: {e}"));
+    let mut model: serde_json::Value =
+        serde_json::from_slice(&text).unwrap_or_else(|e| panic!("json: {e}"));
+    model["version"] = version.into();
+    let text = serde_json::to_vec_pretty(&model).unwrap_or_else(|e| panic!("json: {e}"));
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write: {e}"));
+    out
+}
+
+/// The example model as `version`, changed by `edit`, signed with `keys/KEY` (plus `extra`
+/// sign arguments) and published into `fleet`.
+pub fn release(
+    dir: &Path,
+    keys: &Path,
+    fleet: &Fleet,
+    version: u64,
+    key: &str,
+    extra: &[&str],
+    edit: impl FnOnce(&Path),
+) {
+    let out = example_copy(dir, version);
+    edit(&out);
+    let (model, key) = (
+        out.display().to_string(),
+        keys.join(key).display().to_string(),
+    );
+    let mut args = vec!["model", "sign", &model, "--key", &key];
+    args.extend_from_slice(extra);
+    fleet_cli(&args);
+    let (config, roots) = (
+        fleet.config.display().to_string(),
+        keys.join("roots").display().to_string(),
+    );
+    fleet_cli(&[
+        "model", "publish", &model, "--config", &config, "--roots", &roots,
+    ]);
+}
