@@ -32,6 +32,26 @@ pub enum Command {
     /// The organisation's signing keys: root (offline) and release keys.
     #[command(subcommand)]
     Keys(crate::release_cli::KeysCommand),
+    /// The whole product in one command: a fleet server and three edged boxes in a new
+    /// directory, field traffic with late labels, and a canary rollout of an improved model
+    /// with live accuracy and latency, ending with a summary. Ctrl-C stops everything.
+    Demo {
+        /// Samples replayed before the rollout starts.
+        #[arg(long, default_value_t = 90)]
+        samples: usize,
+        /// Roll out a broken version instead: the accuracy gate halts it and rolls it back.
+        #[arg(long)]
+        bad_model: bool,
+        /// Keep state and logs here (default: a new directory under the temporary one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The example's directory.
+        #[arg(long, default_value = "examples/wine")]
+        examples: PathBuf,
+        /// How long each wave soaks before its gates are checked.
+        #[arg(long, default_value = "3s", value_parser = |s: &str| humantime::parse_duration(s).map_err(|e| e.to_string()))]
+        soak: std::time::Duration,
+    },
     /// Run the fleet server: embedded MQTT broker (or an external one), device ingest and
     /// the admin API, until SIGTERM.
     Serve {
@@ -164,6 +184,19 @@ pub enum ModelCommand {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config),
+        Command::Demo {
+            samples,
+            bad_model,
+            dir,
+            examples,
+            soak,
+        } => demo(crate::demo::DemoOptions {
+            dir,
+            examples,
+            samples,
+            bad_model,
+            soak,
+        }),
         Command::Records {
             addr,
             token,
@@ -272,6 +305,35 @@ fn print_diffs(diffs: &[edge_model::checks::OutputDiff]) {
                 w.worst_ratio * 100.0,
                 if w.passed() { "ok" } else { "FAILED" }
             );
+        }
+    }
+}
+
+fn demo(options: crate::demo::DemoOptions) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let on_signal = shutdown.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping the demo ...");
+                on_signal.cancel();
+            }
+        });
+        crate::demo::run(options, shutdown).await
+    });
+    match result {
+        Ok(summary) => {
+            print!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(crate::demo::DemoError::Interrupted) => ExitCode::from(130),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
         }
     }
 }

@@ -2,6 +2,7 @@
 //! serve` (embedded broker, device ingest, admin API). The `fleet` binary is a thin CLI over it.
 
 pub mod cli;
+pub mod demo;
 pub mod devices_cli;
 pub mod export_cli;
 pub mod model;
