@@ -142,10 +142,29 @@ async fn demo(
     let (new_name, new_version) = if options.bad_model {
         ("wine-bad", 3)
     } else {
-        ("wine-2", 2)
+        ("wine-v2", 2)
     };
+    // Imported from the ONNX file the training script exported, checked against its
+    // reference outputs, as an operator would.
     let new_dir = dir.join("releases").join(new_name);
-    copy_dir(&models.join(new_name), &new_dir)?;
+    let build = options.examples.join("build");
+    let imported = crate::model::import(&crate::model::ImportRequest {
+        onnx: build.join(format!("{new_name}.onnx")),
+        name: "wine".into(),
+        version: new_version,
+        out: new_dir.clone(),
+        check: Some(build.join(format!("{new_name}.checks.json"))),
+        atol: None,
+        rtol: None,
+        device: edge_model::DeviceChoice::Cpu,
+    })
+    .map_err(|e| setup_err(format!("importing {new_name}.onnx: {e}")))?;
+    println!(
+        "imported {new_name}.onnx as wine {new_version}: {} nodes, {} parameters, {} check outputs matched",
+        imported.nodes,
+        imported.parameters,
+        imported.diffs.len()
+    );
     release::sign::sign_model(
         &new_dir,
         &release::sign::SignOptions {
