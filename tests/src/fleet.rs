@@ -147,6 +147,13 @@ impl Fleet {
         }
     }
 
+    /// Waits for the device's hello (pending), then approves it.
+    pub fn approve(&self, id: &str) {
+        self.wait_device(id, 120, "hello", |d| d["approval"] == "pending");
+        let (status, reply) = self.admin("POST", &format!("/api/devices/{id}/approve"));
+        assert_eq!(status, 200, "approve {id}: {reply}");
+    }
+
     pub fn kill9(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

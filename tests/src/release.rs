@@ -11,6 +11,19 @@ fn fleet_cli(args: &[&str]) {
     assert!(out.status.success(), "fleet {args:?}: {stderr}");
 }
 
+/// `fleet keys init --out dir/keys`; returns the keys directory and the root public key (hex).
+pub fn init_keys(dir: &Path) -> (PathBuf, String) {
+    let keys = dir.join("keys");
+    let (out, stdout, stderr) = run(binary("fleet").args(["keys", "init", "--out"]).arg(&keys));
+    assert!(out.status.success(), "fleet keys init: {stderr}");
+    let root = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("root_public_key "))
+        .unwrap_or_else(|| panic!("no root_public_key in {stdout}"))
+        .to_string();
+    (keys, root)
+}
+
 /// `examples/models/mlp` copied to `dir/release-VERSION` with `version` in its model.json.
 pub fn example_copy(dir: &Path, version: u64) -> PathBuf {
     let src = crate::repo_root().join("examples/models/mlp");

@@ -20,16 +20,6 @@ fn fleet_cli(args: &[&str]) -> (bool, String, String) {
     (out.status.success(), stdout, stderr)
 }
 
-fn ok(args: &[&str]) -> String {
-    let (success, stdout, stderr) = fleet_cli(args);
-    assert!(success, "fleet {args:?}: {stderr}");
-    stdout
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
-
 struct World {
     dir: tempfile::TempDir,
     keys: PathBuf,
@@ -41,13 +31,7 @@ impl World {
     /// Keys, a fleet, and one approved edged per tag set (all serving mlp version 1).
     fn new(sites: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let keys = dir.path().join("keys");
-        let init = ok(&["keys", "init", "--out", &s(&keys)]);
-        let root_key = init
-            .lines()
-            .find_map(|l| l.strip_prefix("root_public_key "))
-            .expect("root key")
-            .to_string();
+        let (keys, root_key) = e2e::release::init_keys(dir.path());
         let fleet = Fleet::start(&dir.path().join("fleet"), free_port());
         let boxes: Vec<Daemon> = sites
             .iter()
@@ -70,11 +54,7 @@ impl World {
             .collect();
         for b in &boxes {
             let id = b.device.clone().expect("id");
-            fleet.wait_device(&id, 60, "hello", |d| d["approval"] == "pending");
-            assert_eq!(
-                fleet.admin("POST", &format!("/api/devices/{id}/approve")).0,
-                200
-            );
+            fleet.approve(&id);
         }
         World {
             dir,

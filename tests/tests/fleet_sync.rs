@@ -277,14 +277,8 @@ fn forged_replayed_misattributed_garbage_and_wrong_version_messages_are_refused_
             (topics::up(&attacker_id, Kind::Hello), hello(&attacker, 1)),
         ],
     );
-    fleet.wait_device(&victim_id, 30, "pending", |d| d["approval"] == "pending");
+    fleet.approve(&victim_id);
     fleet.wait_device(&attacker_id, 30, "pending", |d| d["approval"] == "pending");
-    assert_eq!(
-        fleet
-            .admin("POST", &format!("/api/devices/{victim_id}/approve"))
-            .0,
-        200
-    );
     assert_eq!(
         fleet
             .admin("POST", &format!("/api/devices/{attacker_id}/approve"))
@@ -354,11 +348,7 @@ fn the_same_sync_works_through_debian_mosquitto() {
     let fleet = Fleet::start_external(&dir.path().join("fleet"), &broker.addr());
     let a = edged(dir.path(), "a", &fleet);
     let id = a.device.clone().expect("device");
-    fleet.wait_device(&id, 30, "pending", |d| d["approval"] == "pending");
-    assert_eq!(
-        fleet.admin("POST", &format!("/api/devices/{id}/approve")).0,
-        200
-    );
+    fleet.approve(&id);
     let sent = traffic(&a, "m", 80);
     fleet.wait_device(&id, 60, "every record", |d| d["records"] == sent as u64);
 }

@@ -141,14 +141,6 @@ fn wait_rejected(fleet: &Fleet, reason: &str, at_least: u64) -> serde_json::Valu
     }
 }
 
-fn approve(fleet: &Fleet, id: &str) {
-    fleet.wait_device(id, 60, "hello over TLS", |d| d["approval"] == "pending");
-    assert_eq!(
-        fleet.admin("POST", &format!("/api/devices/{id}/approve")).0,
-        200
-    );
-}
-
 #[test]
 fn devices_sync_through_mosquitto_over_tls_with_client_certificates_and_the_shipped_acl() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -175,8 +167,8 @@ fn devices_sync_through_mosquitto_over_tls_with_client_certificates_and_the_ship
     let a = start_edged(&state_a, &addr, &fleet, &tls_link(&pki, Some(&id_a)));
     let b = start_edged(&state_b, &addr, &fleet, &tls_link(&pki, Some(&id_b)));
     assert_eq!(a.device.as_deref(), Some(id_a.as_str()));
-    approve(&fleet, &id_a);
-    approve(&fleet, &id_b);
+    fleet.approve(&id_a);
+    fleet.approve(&id_b);
     let sent_a = traffic(&a, "a", 60) as u64;
     let sent_b = traffic(&b, "b", 40) as u64;
     fleet.wait_device(&id_a, 60, "a's records over TLS", |d| {
@@ -296,7 +288,7 @@ fn embedded_broker_tls_listener_requires_client_certificates() {
     let id = enroll(&state, &fleet.public_key, &mqtts);
     make_certs(&pki, &["client", &id]);
     let d = start_edged(&state, &mqtts, &fleet, &tls_link(&pki, Some(&id)));
-    approve(&fleet, &id);
+    fleet.approve(&id);
     let sent = traffic(&d, "t", 30) as u64;
     fleet.wait_device(&id, 60, "records over the embedded TLS listener", |x| {
         x["records"] == sent

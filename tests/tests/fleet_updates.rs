@@ -93,13 +93,7 @@ fn setup_with_chunks(chunk: &str) -> Setup {
 /// `[updates]` table.
 fn setup_with(chunk: &str, updates: &str) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
-    let keys = dir.path().join("keys");
-    let init = fleet_cli(&["keys", "init", "--out", &s(&keys)]);
-    let root_key = init
-        .lines()
-        .find_map(|l| l.strip_prefix("root_public_key "))
-        .expect("root key")
-        .to_string();
+    let (keys, root_key) = e2e::release::init_keys(dir.path());
     let fleet = Fleet::start(&dir.path().join("fleet"), free_port());
     let state = dir.path().join("box");
     install_model(&state, "mlp", 1);
@@ -114,11 +108,7 @@ fn setup_with(chunk: &str, updates: &str) -> Setup {
     );
     let edged = Daemon::start(&state, &config);
     let id = edged.device.clone().expect("device id");
-    fleet.wait_device(&id, 60, "hello", |d| d["approval"] == "pending");
-    assert_eq!(
-        fleet.admin("POST", &format!("/api/devices/{id}/approve")).0,
-        200
-    );
+    fleet.approve(&id);
     Setup {
         dir,
         keys,

@@ -263,13 +263,7 @@ fn edged_drain(dir: &std::path::Path, runtime: &tokio::runtime::Runtime, n: u64)
         .device
         .clone()
         .unwrap_or_else(|| panic!("no device id"));
-    fleet.wait_device(&device, 120, "hello", |d| d["approval"] == "pending");
-    assert_eq!(
-        fleet
-            .admin("POST", &format!("/api/devices/{device}/approve"))
-            .0,
-        200
-    );
+    fleet.approve(&device);
     fleet.kill9();
     let fill = Instant::now();
     let (rate, _) = runtime.block_on(e2e::load::http_predictions(

@@ -222,11 +222,7 @@ fn main() {
         )));
     }
     for id in &ids {
-        fleet.wait_device(id, 120, "hello", |d| d["approval"] == "pending");
-        assert_eq!(
-            fleet.admin("POST", &format!("/api/devices/{id}/approve")).0,
-            200
-        );
+        fleet.approve(id);
     }
     let admin = fleet.admin.to_string();
     let start = Instant::now();
