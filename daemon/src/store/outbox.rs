@@ -1,0 +1,121 @@
+//! The upload queue and the uplink's sequence numbers: what the fleet link sends, in arrival
+//! order, and removes once the fleet acknowledged it (see the module doc of `store`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::record::{OUTBOX, counter_key, id_key, key_id, now_ms};
+use super::{Result, Store, decode_u64, sled_err};
+
+impl Store {
+    /// Starts queueing for upload: the next outbox sequence number follows the last one on
+    /// disk, and the queue length is counted.
+    pub(super) fn open_outbox(&mut self) -> Result<()> {
+        let next = match self.tree.scan_prefix([OUTBOX]).last() {
+            Some(item) => key_id(&item.map_err(sled_err("scan"))?.0).map_or(0, |s| s + 1),
+            None => 0,
+        };
+        let len = self.tree.scan_prefix([OUTBOX]).count() as u64;
+        self.outbox = Some(AtomicU64::new(next));
+        self.outbox_len.store(len, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Queues a record for upload (after the record itself is written: sled recovers a
+    /// prefix of its log, so an outbox entry never survives without its record). Returns the
+    /// bytes added.
+    pub(super) fn enqueue(&self, kind: u8, id: u64) -> Result<u64> {
+        let Some(next) = &self.outbox else {
+            return Ok(0);
+        };
+        let seq = next.fetch_add(1, Ordering::SeqCst);
+        let mut value = [0u8; 9];
+        value[0] = kind;
+        value[1..].copy_from_slice(&id.to_be_bytes());
+        self.tree
+            .insert(id_key(OUTBOX, seq), &value)
+            .map_err(sled_err("queue"))?;
+        self.outbox_len.fetch_add(1, Ordering::Relaxed);
+        Ok(18)
+    }
+
+    /// The oldest queued records, up to `max`: (outbox seq, record). A record evicted since
+    /// it was queued comes back as `None`, to be removed with the batch.
+    pub fn outbox_batch(
+        &self,
+        max: usize,
+    ) -> Result<Vec<(u64, Option<edge_protocol::records::Entry>)>> {
+        use edge_protocol::records::Entry;
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix([OUTBOX]).take(max) {
+            let (key, value) = item.map_err(sled_err("scan"))?;
+            let Some(seq) = key_id(&key) else { continue };
+            let id = key_id(&value).unwrap_or(u64::MAX);
+            let entry = match value.first() {
+                Some(b'P') => self.get(id)?.map(|(p, _)| Entry::Prediction {
+                    id: p.id,
+                    model: p.model,
+                    version: p.version,
+                    time_ms: p.time_ms,
+                    latency_us: p.latency_us,
+                    device: p.device,
+                    correlation: p.correlation,
+                    outputs: p.outputs.into_iter().map(wire_tensor).collect(),
+                    inputs: p.inputs.map(|i| i.into_iter().map(wire_tensor).collect()),
+                }),
+                Some(b'L') => self.label(id)?.map(|l| Entry::Label {
+                    id,
+                    time_ms: l.time_ms,
+                    classes: l.classes,
+                }),
+                _ => None,
+            };
+            out.push((seq, entry));
+        }
+        Ok(out)
+    }
+
+    /// Removes outbox entries once the fleet acknowledged them.
+    pub fn outbox_remove(&self, seqs: &[u64]) -> Result<()> {
+        for &seq in seqs {
+            if self
+                .tree
+                .remove(id_key(OUTBOX, seq))
+                .map_err(sled_err("dequeue"))?
+                .is_some()
+            {
+                self.outbox_len.fetch_sub(1, Ordering::Relaxed);
+                let now = self.bytes.load(Ordering::Relaxed);
+                self.bytes.fetch_sub(18.min(now), Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records waiting for upload.
+    pub fn outbox_len(&self) -> u64 {
+        self.outbox_len.load(Ordering::Relaxed)
+    }
+
+    /// The next uplink envelope sequence number: above the last one used (persisted) and
+    /// above the clock in microseconds, so neither a crash nor a restored backup reuses one.
+    pub fn next_uplink_seq(&self) -> Result<u64> {
+        let floor = now_ms() * 1000;
+        let key = counter_key("uplink_seq");
+        let value = self
+            .tree
+            .update_and_fetch(&key, |old| {
+                let next = old.map_or(0, decode_u64).max(floor) + 1;
+                Some(next.to_be_bytes().to_vec())
+            })
+            .map_err(sled_err("sequence"))?;
+        Ok(value.map_or(floor + 1, |v| decode_u64(&v)))
+    }
+}
+
+fn wire_tensor(t: edge_model::oip::ResponseTensor) -> edge_protocol::records::Tensor {
+    edge_protocol::records::Tensor {
+        name: t.name,
+        shape: t.shape.iter().map(|&d| d as u32).collect(),
+        data: t.data,
+    }
+}

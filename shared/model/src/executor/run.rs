@@ -1,0 +1,141 @@
+//! One run of a loaded model: bind the request's tensors to the declared inputs (names,
+//! ranks, sizes), walk the plan on the device's [`Runtime`], and hand the declared outputs
+//! back. A panic inside an op (Burn asserts on shapes) becomes an error naming the node.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+
+use burn::tensor::Device;
+
+use super::device::BackendKind;
+use super::dyn_tensor::DynTensor;
+use super::ops;
+use super::plan::Plan;
+use crate::error::{ModelError, Result};
+use crate::format::{Dim, ModelSpec, Op};
+use crate::weights::HostTensor;
+
+/// The weights of a model uploaded to one device.
+#[derive(Debug)]
+pub(super) struct Runtime {
+    pub(super) device: Device,
+    pub(super) backend: BackendKind,
+    /// Indexed by slot; `Some` for weight slots.
+    pub(super) constants: Vec<Option<DynTensor>>,
+}
+
+/// Checks request inputs against the declared inputs: names, ranks, fixed sizes, and that a
+/// named size (such as `batch`) has one value across all inputs.
+fn bind_inputs(
+    plan: &Plan,
+    mut inputs: Vec<(String, HostTensor)>,
+) -> Result<Vec<(usize, HostTensor)>> {
+    let mut named: HashMap<&str, usize> = HashMap::new();
+    let mut bound = Vec::with_capacity(plan.inputs.len());
+    for (spec, slot) in &plan.inputs {
+        let position = inputs
+            .iter()
+            .position(|(name, _)| *name == spec.name)
+            .ok_or_else(|| ModelError::request(format!("missing input '{}'", spec.name)))?;
+        let (_, tensor) = inputs.swap_remove(position);
+        if tensor.shape.len() != spec.shape.len() {
+            return Err(ModelError::request(format!(
+                "input '{}' has shape {:?}; the model expects {}",
+                spec.name,
+                tensor.shape,
+                describe_shape(&spec.shape)
+            )));
+        }
+        for (dim, &actual) in spec.shape.iter().zip(&tensor.shape) {
+            let ok = match dim {
+                Dim::Fixed(n) => *n == actual,
+                Dim::Named(name) => actual > 0 && *named.entry(name).or_insert(actual) == actual,
+            };
+            if !ok {
+                return Err(ModelError::request(format!(
+                    "input '{}' has shape {:?}; the model expects {}",
+                    spec.name,
+                    tensor.shape,
+                    describe_shape(&spec.shape)
+                )));
+            }
+        }
+        bound.push((*slot, tensor));
+    }
+    if let Some((name, _)) = inputs.first() {
+        return Err(ModelError::request(format!(
+            "the model has no input '{name}'"
+        )));
+    }
+    Ok(bound)
+}
+
+fn describe_shape(shape: &[Dim]) -> String {
+    let parts: Vec<String> = shape
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => n.to_string(),
+            Dim::Named(s) => s.clone(),
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+pub(super) fn run_plan(
+    spec: &ModelSpec,
+    plan: &Plan,
+    runtime: &Runtime,
+    inputs: Vec<(String, HostTensor)>,
+) -> Result<Vec<(String, HostTensor)>> {
+    let bound = bind_inputs(plan, inputs)?;
+    // Weights stay in `runtime.constants` (shared, never moved); `values` holds this run's.
+    let mut values: Vec<Option<DynTensor>> = vec![None; plan.slots];
+    for (slot, host) in bound {
+        values[slot] = Some(DynTensor::from_host(host, &runtime.device)?);
+    }
+    for step in &plan.steps {
+        let node = &spec.nodes[step.node];
+        let mut args = Vec::with_capacity(step.inputs.len());
+        for (&slot, &take) in step.inputs.iter().zip(&step.take) {
+            let value = if let Some(constant) = &runtime.constants[slot] {
+                Some(constant.clone())
+            } else if take {
+                values[slot].take()
+            } else {
+                values[slot].clone()
+            };
+            args.push(value.ok_or_else(|| ModelError::Execution {
+                node: node.name.clone(),
+                op: node.op.name(),
+                reason: format!("input slot {slot} is empty"),
+            })?);
+        }
+        let op: &Op = &node.op;
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::run(op, args)))
+            .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&panic))));
+        let output = result.map_err(|reason| ModelError::Execution {
+            node: node.name.clone(),
+            op: node.op.name(),
+            reason,
+        })?;
+        values[step.output] = Some(output);
+    }
+    plan.outputs
+        .iter()
+        .map(|(name, slot)| {
+            let value = values[*slot]
+                .clone()
+                .or_else(|| runtime.constants[*slot].clone())
+                .ok_or_else(|| ModelError::graph(format!("output '{name}' was not produced")))?;
+            Ok((name.clone(), value.into_host()?))
+        })
+        .collect()
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
+}

@@ -1,0 +1,50 @@
+//! Reading and writing `model.json`. The version is read first, so a model in a newer format
+//! gets a clear message instead of a confusing field error; unknown fields are refused.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::graph::ModelSpec;
+use super::{FORMAT_VERSION, MAX_SPEC_BYTES, SPEC_FILE};
+use crate::error::{ModelError, Result};
+
+impl ModelSpec {
+    /// Reads and validates `model.json` in `dir`. Weight names are checked by
+    /// [`ModelSpec::validate`] once the weights are known.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join(SPEC_FILE);
+        let bytes = crate::read_bounded(&path, MAX_SPEC_BYTES)?;
+        // Read the version first, so a newer format gets a clear message instead of a
+        // confusing field error.
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: u32,
+        }
+        let version: Version = serde_json::from_slice(&bytes).map_err(|e| ModelError::Spec {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if version.format_version != FORMAT_VERSION {
+            return Err(ModelError::FormatVersion {
+                path,
+                found: version.format_version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ModelError::Spec {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Writes `model.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(SPEC_FILE);
+        let text = serde_json::to_vec_pretty(self).map_err(|e| ModelError::Spec {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(&path, text).map_err(|source| ModelError::Write { path, source })
+    }
+}

@@ -1,0 +1,44 @@
+//! The on-disk model format that devices load: a directory holding
+//!
+//! * `model.json` — a versioned, serde-described DAG: named, typed, shaped graph inputs and
+//!   outputs and a list of nodes (op with normalised attributes, named inputs and outputs) in
+//!   topological order;
+//! * `weights.safetensors` — every constant tensor of the graph, by name, in the standard
+//!   safetensors format (a JSON header plus raw little-endian data: no code execution, no
+//!   pickle, offsets checked against the file length before anything is read);
+//! * `checks.json` (optional) — the reference cases the conversion was verified with, so any
+//!   device can repeat the check on its own hardware before activating the model.
+//!
+//! Devices never parse ONNX: the fleet converts once, and this small format is all the daemon
+//! has to trust. Its validation ([`ModelSpec::validate`]) is the first line of defence against a
+//! malformed or hostile model: sizes are bounded, names are unique, and every node only reads
+//! values produced before it, which rules out cycles.
+//!
+//! Here: the format's version, file names and limits. The graph types are in `graph`, the
+//! operations in `op`, the structural checks in `validate`, reading and writing `model.json`
+//! (with the version check) in `file`.
+
+mod file;
+mod graph;
+mod op;
+mod validate;
+
+pub use graph::{DataType, Dim, ModelSpec, NodeSpec, TensorSpec};
+pub use op::{AutoPad, Op, PadMode};
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// File names inside a model directory.
+pub const SPEC_FILE: &str = "model.json";
+pub const WEIGHTS_FILE: &str = "weights.safetensors";
+pub const CHECKS_FILE: &str = "checks.json";
+
+/// Hard limits that keep a hostile model from exhausting the box.
+pub const MAX_SPEC_BYTES: u64 = 16 * 1024 * 1024;
+pub const MAX_NODES: usize = 100_000;
+pub const MAX_RANK: usize = 6;
+/// Largest number of elements any declared or requested tensor may have (1 Gi floats = 4 GiB).
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! Structural validation of a graph, the device's first line of defence against a malformed
+//! or hostile model: bounded sizes, unique names, every value defined before it is read (so no
+//! cycles), outputs produced, and attribute values that would make the executor divide by
+//! zero or allocate without bound refused.
+
+use std::collections::HashSet;
+
+use super::graph::{Dim, ModelSpec, TensorSpec};
+use super::op::Op;
+use super::{MAX_ELEMENTS, MAX_NODES, MAX_RANK};
+use crate::error::{ModelError, Result};
+
+impl Op {
+    /// Checks attribute values that would otherwise make the executor divide by zero or
+    /// allocate without bound.
+    fn validate(&self) -> std::result::Result<(), String> {
+        let spatial = |kernel: &[usize], strides: &[usize], dilations: &[usize], pads: &[usize]| {
+            let n = kernel.len();
+            if !(1..=2).contains(&n) {
+                return Err(format!("{n} spatial dimensions (1 or 2 are supported)"));
+            }
+            if strides.len() != n || dilations.len() != n || pads.len() != 2 * n {
+                return Err("kernel, strides, dilations and pads lengths disagree".into());
+            }
+            if kernel
+                .iter()
+                .chain(strides)
+                .chain(dilations)
+                .any(|&v| v == 0)
+            {
+                return Err("kernel, strides and dilations must be positive".into());
+            }
+            if kernel
+                .iter()
+                .chain(strides)
+                .chain(dilations)
+                .chain(pads)
+                .any(|&v| v > 1 << 16)
+            {
+                return Err("kernel, stride, dilation or pad over 65536".into());
+            }
+            Ok(())
+        };
+        match self {
+            Op::Conv {
+                kernel,
+                strides,
+                dilations,
+                groups,
+                pads,
+                ..
+            } => {
+                spatial(kernel, strides, dilations, pads)?;
+                if *groups == 0 {
+                    return Err("groups must be positive".into());
+                }
+                Ok(())
+            }
+            Op::MaxPool {
+                kernel,
+                strides,
+                dilations,
+                pads,
+                ..
+            } => spatial(kernel, strides, dilations, pads),
+            Op::AveragePool {
+                kernel,
+                strides,
+                pads,
+                ..
+            } => spatial(kernel, strides, &vec![1; kernel.len()], pads),
+            Op::Reshape { shape } => {
+                if shape.len() > MAX_RANK || shape.iter().any(|&d| d < -1) {
+                    return Err(format!("invalid target shape {shape:?}"));
+                }
+                if shape.iter().filter(|&&d| d == -1).count() > 1 {
+                    return Err("more than one -1 in the target shape".into());
+                }
+                Ok(())
+            }
+            Op::Transpose { perm } => {
+                let mut seen = perm.clone();
+                seen.sort_unstable();
+                if perm.len() > MAX_RANK || seen != (0..perm.len()).collect::<Vec<_>>() {
+                    return Err(format!("{perm:?} is not a permutation"));
+                }
+                Ok(())
+            }
+            Op::Pad { pads, .. } => {
+                if pads.len() % 2 != 0
+                    || pads.len() > 2 * MAX_RANK
+                    || pads.iter().any(|&p| p > 1 << 16)
+                {
+                    return Err(format!("invalid pads {pads:?}"));
+                }
+                Ok(())
+            }
+            Op::Unsqueeze { axes } if axes.is_empty() || axes.len() > MAX_RANK => {
+                Err("Unsqueeze needs between 1 and 6 axes".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl ModelSpec {
+    /// Structural validation: limits, unique names, every value defined before use (so no
+    /// cycles), outputs produced, attributes sane. `weights` are the constant tensors' names.
+    pub fn validate(&self, weights: &HashSet<String>) -> Result<()> {
+        if self.nodes.len() > MAX_NODES {
+            return Err(ModelError::graph(format!(
+                "{} nodes, over the limit of {MAX_NODES}",
+                self.nodes.len()
+            )));
+        }
+        if self.inputs.is_empty() || self.outputs.is_empty() {
+            return Err(ModelError::graph(
+                "a model needs at least one input and one output",
+            ));
+        }
+        let mut defined: HashSet<&str> = HashSet::new();
+        for w in weights {
+            defined.insert(w);
+        }
+        for input in &self.inputs {
+            validate_declared_shape(input)?;
+            if !defined.insert(&input.name) {
+                return Err(ModelError::graph(format!(
+                    "graph input '{}' is declared twice or shadows a weight",
+                    input.name
+                )));
+            }
+        }
+        for node in &self.nodes {
+            let (min, max) = node.op.arity();
+            if node.inputs.len() < min || node.inputs.len() > max || node.outputs.len() != 1 {
+                return Err(ModelError::graph(format!(
+                    "node '{}' ({}) has {} inputs and {} outputs; it takes {min} to {max} inputs and 1 output",
+                    node.name,
+                    node.op.name(),
+                    node.inputs.len(),
+                    node.outputs.len()
+                )));
+            }
+            node.op.validate().map_err(|reason| {
+                ModelError::graph(format!(
+                    "node '{}' ({}): {reason}",
+                    node.name,
+                    node.op.name()
+                ))
+            })?;
+            for input in &node.inputs {
+                if !defined.contains(input.as_str()) {
+                    return Err(ModelError::graph(format!(
+                        "node '{}' reads '{input}', which no graph input, weight or earlier node \
+                         provides (the graph has a cycle, is out of order, or names an unknown value)",
+                        node.name
+                    )));
+                }
+            }
+            for output in &node.outputs {
+                if !defined.insert(output) {
+                    return Err(ModelError::graph(format!(
+                        "node '{}' writes '{output}', which is already defined",
+                        node.name
+                    )));
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        for output in &self.outputs {
+            validate_declared_shape(output)?;
+            if !defined.contains(output.name.as_str()) || !seen.insert(&output.name) {
+                return Err(ModelError::graph(format!(
+                    "graph output '{}' is never produced or is declared twice",
+                    output.name
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_declared_shape(spec: &TensorSpec) -> Result<()> {
+    if spec.shape.len() > MAX_RANK || spec.shape.is_empty() {
+        return Err(ModelError::graph(format!(
+            "'{}' has rank {}; ranks 1 to {MAX_RANK} are supported",
+            spec.name,
+            spec.shape.len()
+        )));
+    }
+    let fixed = spec.shape.iter().filter_map(Dim::fixed);
+    let mut elements: usize = 1;
+    for d in fixed {
+        elements = elements
+            .checked_mul(d)
+            .filter(|&n| n <= MAX_ELEMENTS)
+            .ok_or_else(|| {
+                ModelError::graph(format!(
+                    "'{}' declares shape {:?}, over the limit of {MAX_ELEMENTS} elements",
+                    spec.name, spec.shape
+                ))
+            })?;
+    }
+    Ok(())
+}
