@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use edge_model::DeviceChoice;
 
-use crate::model::{ImportCmdError, ImportRequest, import};
+use crate::import::{ImportCmdError, ImportRequest, import};
 
 /// Exit code for usage and configuration errors (sysexits EX_USAGE / EX_CONFIG style).
 pub const EXIT_USAGE: u8 = 64;

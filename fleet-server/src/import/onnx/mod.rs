@@ -153,7 +153,7 @@ pub fn convert(path: &Path, name: &str, version: u64) -> Result<Converted, Impor
             outputs: vec![declared],
         });
     }
-    crate::model::optimize::optimize(&mut converter.nodes, &mut converter.weights, &outputs);
+    crate::import::optimize::optimize(&mut converter.nodes, &mut converter.weights, &outputs);
     let spec = ModelSpec {
         format_version: FORMAT_VERSION,
         name: name.to_string(),
