@@ -59,7 +59,7 @@ fn ours(
     device: DeviceChoice,
     iterations: usize,
 ) -> Result<Stats, String> {
-    let converted = fleet::model::onnx::convert(onnx, "bench", 1).map_err(|e| e.to_string())?;
+    let converted = fleet::import::onnx::convert(onnx, "bench", 1).map_err(|e| e.to_string())?;
     let model = Model::from_parts(
         converted.spec,
         converted.weights,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use edge_model::DeviceChoice;
 
-use crate::model::{ImportCmdError, ImportRequest, import};
+use crate::import::{ImportError, ImportRequest, import};
 
 /// Exit code for usage and configuration errors (sysexits EX_USAGE / EX_CONFIG style).
 pub const EXIT_USAGE: u8 = 64;
@@ -276,7 +276,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    if let ImportCmdError::Mismatch { diffs, .. } = &e {
+                    if let ImportError::Mismatch { diffs, .. } = &e {
                         print_diffs(diffs);
                     }
                     eprintln!("error: {e}");

@@ -5,7 +5,7 @@ pub mod cli;
 pub mod demo;
 pub mod devices_cli;
 pub mod export_cli;
-pub mod model;
+pub mod import;
 pub mod release;
 pub mod release_cli;
 pub mod rollout_cli;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use edge_model::checks::CheckCases;
 use edge_model::{DeviceChoice, LoadOptions, Model};
-use fleet::model::onnx::{self, ImportError};
+use fleet::import::{ImportError, onnx};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/onnx")

@@ -148,7 +148,7 @@ async fn demo(
     // reference outputs, as an operator would.
     let new_dir = dir.join("releases").join(new_name);
     let build = options.examples.join("build");
-    let imported = crate::model::import(&crate::model::ImportRequest {
+    let imported = crate::import::import(&crate::import::ImportRequest {
         onnx: build.join(format!("{new_name}.onnx")),
         name: "wine".into(),
         version: new_version,

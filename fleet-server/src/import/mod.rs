@@ -2,15 +2,22 @@
 //!
 //! The conversion is only written when it reproduces the reference outputs (when given), and
 //! the reference cases are stored beside the model so devices can repeat the check.
+//!
+//! [`onnx`] converts the file (one converter per op family, under `onnx/ops/`), [`optimize`]
+//! rewrites the converted graph, and this module verifies and writes it; [`ImportError`] is
+//! the one error type of all three.
 
+mod error;
 pub mod onnx;
 pub mod optimize;
+
+pub use error::ImportError;
 
 use std::path::{Path, PathBuf};
 
 use edge_model::checks::{CheckCases, OutputDiff};
 use edge_model::format::{CHECKS_FILE, WEIGHTS_FILE};
-use edge_model::{DeviceChoice, LoadOptions, Model, ModelError};
+use edge_model::{DeviceChoice, LoadOptions, Model};
 
 /// What `fleet model import` was asked to do.
 #[derive(Debug, Clone)]
@@ -35,33 +42,6 @@ pub struct ImportSummary {
     pub diffs: Vec<OutputDiff>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ImportCmdError {
-    #[error(transparent)]
-    Convert(#[from] onnx::ImportError),
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    #[error("invalid model name '{0}': use 1-64 letters, digits, '-', '_' or '.'")]
-    Name(String),
-    #[error(
-        "conversion does not match the reference outputs (worst: case '{case}', output '{output}', max |diff| {max_abs:e}); nothing was written"
-    )]
-    Mismatch {
-        case: String,
-        output: String,
-        max_abs: f32,
-        diffs: Vec<OutputDiff>,
-    },
-    #[error("{path} already exists and is not an empty directory")]
-    OutExists { path: PathBuf },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
 /// A model name is used in paths and topics: keep it to a safe alphabet.
 pub fn valid_model_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -72,16 +52,16 @@ pub fn valid_model_name(name: &str) -> bool {
 }
 
 /// Converts, verifies, and writes the model directory.
-pub fn import(request: &ImportRequest) -> Result<ImportSummary, ImportCmdError> {
+pub fn import(request: &ImportRequest) -> Result<ImportSummary, ImportError> {
     if !valid_model_name(&request.name) {
-        return Err(ImportCmdError::Name(request.name.clone()));
+        return Err(ImportError::Name(request.name.clone()));
     }
     if request.out.exists()
         && std::fs::read_dir(&request.out)
             .map(|mut d| d.next().is_some())
             .unwrap_or(true)
     {
-        return Err(ImportCmdError::OutExists {
+        return Err(ImportError::OutExists {
             path: request.out.clone(),
         });
     }
@@ -112,7 +92,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportSummary, ImportCmdError> 
         .filter(|d| !d.passed())
         .max_by(|a, b| a.worst_ratio.total_cmp(&b.worst_ratio))
     {
-        return Err(ImportCmdError::Mismatch {
+        return Err(ImportError::Mismatch {
             case: worst.case.clone(),
             output: worst.output.clone(),
             max_abs: worst.max_abs,
@@ -134,14 +114,14 @@ fn write_dir(
     out: &Path,
     converted: &onnx::Converted,
     cases: Option<&CheckCases>,
-) -> Result<(), ImportCmdError> {
+) -> Result<(), ImportError> {
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let write_err = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ImportCmdError::Write { path, source }
+        move |source| ImportError::Write { path, source }
     };
     std::fs::create_dir_all(parent).map_err(write_err(parent))?;
     let file_name = out
