@@ -5,7 +5,7 @@
 //! * [`elementwise`] — activations and other one-input maps, broadcasting arithmetic;
 //! * [`linalg`] — MatMul, Gemm, Linear;
 //! * [`conv_pool`] — convolution and pooling, with their padding rules;
-//! * [`norm`] — batch and layer normalisation;
+//! * [`normalization`] — batch and layer normalisation;
 //! * [`shape`] — reshaping, transposing, concatenating, padding;
 //! * [`reduce`] — reductions over axes;
 //! * [`common`] — the shape arithmetic they share.
@@ -18,7 +18,7 @@ mod common;
 mod conv_pool;
 mod elementwise;
 mod linalg;
-mod norm;
+mod normalization;
 mod reduce;
 mod shape;
 
@@ -89,9 +89,9 @@ pub fn run(op: &Op, mut inputs: Vec<DynTensor>) -> OpResult {
             *count_include_pad,
         ),
         Op::GlobalAveragePool => conv_pool::global_average_pool(first),
-        Op::BatchNormalization { epsilon } => norm::batch_norm(first, inputs, *epsilon),
+        Op::BatchNormalization { epsilon } => normalization::batch_norm(first, inputs, *epsilon),
         Op::LayerNormalization { axis, epsilon } => {
-            norm::layer_norm(first, inputs, *axis, *epsilon)
+            normalization::layer_norm(first, inputs, *axis, *epsilon)
         }
         Op::Flatten { axis } => shape::flatten(first, *axis),
         Op::Reshape { shape: target } => shape::reshape_op(first, target),
