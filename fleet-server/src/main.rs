@@ -1,4 +1,4 @@
-//! `fleet`: parses arguments and hands over to the library.
+//! `fleet`: parses arguments and hands over to the library's command layer.
 
 use std::process::ExitCode;
 
@@ -13,17 +13,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = match fleet::cli::Cli::try_parse() {
-        Ok(cli) => cli,
+    match fleet::cli::Cli::try_parse() {
+        Ok(cli) => fleet::cli::run(cli),
         Err(e) => {
             let code = if e.use_stderr() {
-                fleet::cli::EXIT_USAGE
+                fleet::cli::exit::USAGE
             } else {
                 0
             };
             let _ = e.print();
-            return ExitCode::from(code);
+            ExitCode::from(code)
         }
-    };
-    fleet::cli::run(cli)
+    }
 }

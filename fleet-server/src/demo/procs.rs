@@ -1,6 +1,7 @@
 //! The demo's child processes: `fleet serve` and the `edged` daemons, each with its log file,
 //! started, waited on for their ready line, and stopped with SIGTERM (then SIGKILL).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -25,6 +26,17 @@ impl Proc {
             .split_whitespace()
             .find_map(|w| w.strip_prefix(&format!("{key}=")))
             .map(str::to_string)
+    }
+
+    /// `key=ADDRESS` from the ready line.
+    pub fn addr(&self, key: &str) -> Result<SocketAddr, DemoError> {
+        let text = self.field(key).unwrap_or_default();
+        text.parse().map_err(|e| {
+            DemoError::Setup(format!(
+                "{}: {key}={text} in its ready line: {e}",
+                self.name
+            ))
+        })
     }
 
     /// SIGTERM, then SIGKILL after `grace`.

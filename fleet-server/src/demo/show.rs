@@ -2,12 +2,12 @@
 //! labels, p95 latency), a live line per second during the rollout, and the summary.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use serde_json::Value;
 
 use super::DemoError;
-use crate::devices_cli::call_with;
+use crate::admin_client::AdminClient;
+use crate::serve::admin::types::{RolloutStatus, wire_name};
 
 /// One model version's numbers over all boxes.
 #[derive(Debug, Default, Clone)]
@@ -27,18 +27,14 @@ impl VersionNumbers {
 
 /// The latest telemetry of every box, per version of the wine model.
 pub async fn field_numbers(
-    admin: SocketAddr,
-    token: &str,
+    admin: &AdminClient,
     ids: &[String],
 ) -> Result<BTreeMap<u64, VersionNumbers>, DemoError> {
     let mut out: BTreeMap<u64, VersionNumbers> = BTreeMap::new();
     for id in ids {
-        let d = call_with(admin, token, "GET", &format!("/api/devices/{id}"), None).await?;
-        for m in d["device"]["telemetry"]["models"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
+        let device = admin.device(id).await?.device;
+        let telemetry = device.telemetry.unwrap_or(Value::Null);
+        for m in telemetry["models"].as_array().into_iter().flatten() {
             let Some(version) = m["version"].as_str().and_then(|v| v.parse().ok()) else {
                 continue;
             };
@@ -75,20 +71,14 @@ pub fn versions(numbers: &BTreeMap<u64, VersionNumbers>) -> String {
 }
 
 /// One line per second while the rollout runs.
-pub fn live_line(status: &Value, numbers: &BTreeMap<u64, VersionNumbers>) -> String {
-    let r = &status["rollout"];
-    let waves: Vec<String> = status["waves"]
-        .as_array()
-        .into_iter()
-        .flatten()
+pub fn live_line(status: &RolloutStatus, numbers: &BTreeMap<u64, VersionNumbers>) -> String {
+    let r = &status.rollout;
+    let waves: Vec<String> = status
+        .waves
+        .iter()
         .map(|w| {
-            let states: Vec<String> = w["states"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| format!("{v} {k}"))
-                .collect();
-            format!("wave {}: {}", w["wave"], states.join(", "))
+            let states: Vec<String> = w.states.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            format!("wave {}: {}", w.wave, states.join(", "))
         })
         .collect();
     let fields: Vec<String> = numbers
@@ -103,8 +93,8 @@ pub fn live_line(status: &Value, numbers: &BTreeMap<u64, VersionNumbers>) -> Str
         .collect();
     format!(
         "[{} {}] {} | {}",
-        r["id"].as_str().unwrap_or("?"),
-        r["state"].as_str().unwrap_or("?"),
+        r.id,
+        wire_name(&r.state),
         waves.join(" | "),
         fields.join(" | ")
     )
@@ -112,14 +102,14 @@ pub fn live_line(status: &Value, numbers: &BTreeMap<u64, VersionNumbers>) -> Str
 
 /// The closing table.
 pub fn summary(
-    status: &Value,
+    status: &RolloutStatus,
     numbers: &BTreeMap<u64, VersionNumbers>,
     serving: &[String],
     acknowledged: u64,
     stored: u64,
     new_version: u64,
 ) -> String {
-    let r = &status["rollout"];
+    let r = &status.rollout;
     let on_new = serving
         .iter()
         .filter(|v| **v == new_version.to_string())
@@ -127,10 +117,10 @@ pub fn summary(
     let mut out = String::from("\nSUMMARY\n");
     out.push_str(&format!(
         "rollout {}: {}{}\n",
-        r["id"].as_str().unwrap_or("?"),
-        r["state"].as_str().unwrap_or("?"),
-        r["reason"]
-            .as_str()
+        r.id,
+        wire_name(&r.state),
+        r.reason
+            .as_deref()
             .map(|s| format!(" ({s})"))
             .unwrap_or_default()
     ));

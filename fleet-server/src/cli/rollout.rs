@@ -1,15 +1,16 @@
 //! `fleet rollout create|list|status|pause|resume|abort|rollback`: the rollout API from the
 //! command line, with a per-wave table (and download progress) for `status`.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::cli::{EXIT_FAILURE, EXIT_USAGE};
-use crate::devices_cli::call_with;
+use super::context::{self, AdminArgs};
+use super::exit;
+use crate::admin_client::{AdminClient, AdminClientError, as_json};
+use crate::serve::admin::types::{Rollout, RolloutAction, RolloutSpec, RolloutStatus, wire_name};
 
 fn percent(text: &str) -> Result<f64, String> {
     text.trim()
@@ -26,6 +27,14 @@ fn tag(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("'{text}' is not tag=value"))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RolloutArgs {
+    #[command(flatten)]
+    admin: AdminArgs,
+    #[command(subcommand)]
+    action: RolloutCommand,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,19 +91,26 @@ pub enum RolloutCommand {
     },
 }
 
-/// Runs one rollout command against the admin API.
-pub fn run(addr: SocketAddr, token: &str, command: RolloutCommand) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+pub fn run(args: RolloutArgs) -> ExitCode {
+    context::code(rollout(args))
+}
+
+fn rollout(args: RolloutArgs) -> Result<ExitCode, ExitCode> {
+    let client = args.admin.client()?;
+    Ok(match context::block_on(call(&client, &args.action))? {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
         }
-    };
-    let (method, path, body) = match &command {
+        // A refused creation is a usage error (a bad spec, an unpublished version).
+        Err(e) if matches!(args.action, RolloutCommand::Create { .. }) => exit::usage(e),
+        Err(e) => exit::failure(e),
+    })
+}
+
+/// Asks the fleet; returns what to print.
+async fn call(client: &AdminClient, command: &RolloutCommand) -> Result<String, AdminClientError> {
+    match command {
         RolloutCommand::Create {
             model,
             version,
@@ -106,69 +122,69 @@ pub fn run(addr: SocketAddr, token: &str, command: RolloutCommand) -> ExitCode {
             max_accuracy_drop,
             offline_after,
         } => {
-            let select: serde_json::Map<String, Value> =
-                select.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-            let spec = json!({
-                "model": model, "version": version, "select": select, "waves": waves,
-                "soak_ms": soak.as_millis() as u64, "max_error_rate": max_error_rate,
-                "max_p95_ms": max_p95_latency.map(|d| d.as_secs_f64() * 1e3),
-                "max_accuracy_drop": max_accuracy_drop,
-                "offline_after_ms": offline_after.as_millis() as u64,
-            });
-            ("POST", "/api/rollouts".to_string(), Some(spec))
+            let spec = RolloutSpec {
+                model: model.clone(),
+                version: *version,
+                select: select.iter().cloned().collect(),
+                waves: waves.clone(),
+                soak_ms: soak.as_millis() as u64,
+                max_error_rate: *max_error_rate,
+                max_p95_ms: max_p95_latency.map(|d| d.as_secs_f64() * 1e3),
+                max_accuracy_drop: *max_accuracy_drop,
+                offline_after_ms: offline_after.as_millis() as u64,
+            };
+            let answer = client.create_rollout(&spec).await?;
+            Ok(format!("{}\n", summary(&answer.rollout)))
         }
-        RolloutCommand::List => ("GET", "/api/rollouts".to_string(), None),
-        RolloutCommand::Status { id, .. } => ("GET", format!("/api/rollouts/{id}"), None),
-        RolloutCommand::Pause { id } => ("POST", format!("/api/rollouts/{id}/pause"), None),
-        RolloutCommand::Resume { id } => ("POST", format!("/api/rollouts/{id}/resume"), None),
-        RolloutCommand::Abort { id } => ("POST", format!("/api/rollouts/{id}/abort"), None),
-        RolloutCommand::Rollback { id } => ("POST", format!("/api/rollouts/{id}/rollback"), None),
-    };
-    let answer = runtime.block_on(call_with(addr, token, method, &path, body.as_ref()));
-    let value = match answer {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(if matches!(command, RolloutCommand::Create { .. }) {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILURE
-            });
+        RolloutCommand::List => Ok(client
+            .rollouts()
+            .await?
+            .rollouts
+            .iter()
+            .map(|r| format!("{}\n", summary(r)))
+            .collect()),
+        RolloutCommand::Status { id, json: false } => Ok(render_status(&client.rollout(id).await?)),
+        RolloutCommand::Status { id, json: true } => {
+            Ok(format!("{:#}\n", as_json(&client.rollout(id).await?)))
         }
-    };
-    match command {
-        RolloutCommand::Status { json: false, .. } => print!("{}", render_status(&value)),
-        RolloutCommand::List => {
-            for r in value["rollouts"].as_array().into_iter().flatten() {
-                println!("{}", summary(r));
-            }
-        }
-        RolloutCommand::Status { json: true, .. } => println!("{value:#}"),
-        _ => println!("{}", summary(&value["rollout"])),
+        RolloutCommand::Pause { id } => act(client, id, RolloutAction::Pause).await,
+        RolloutCommand::Resume { id } => act(client, id, RolloutAction::Resume).await,
+        RolloutCommand::Abort { id } => act(client, id, RolloutAction::Abort).await,
+        RolloutCommand::Rollback { id } => act(client, id, RolloutAction::Rollback).await,
     }
-    ExitCode::SUCCESS
 }
 
-fn summary(r: &Value) -> String {
+/// Pause, resume, abort or roll back; returns the rollout's line.
+async fn act(
+    client: &AdminClient,
+    id: &str,
+    action: RolloutAction,
+) -> Result<String, AdminClientError> {
+    let answer = client.act_on_rollout(id, action).await?;
+    Ok(format!("{}\n", summary(&answer.rollout)))
+}
+
+/// One line per rollout.
+fn summary(r: &Rollout) -> String {
     format!(
         "{} {} v{} {} wave {}/{} devices {}{}",
-        r["id"].as_str().unwrap_or("?"),
-        r["spec"]["model"].as_str().unwrap_or("?"),
-        r["spec"]["version"],
-        r["state"].as_str().unwrap_or("?"),
-        r["wave"].as_u64().unwrap_or(0) + 1,
-        r["spec"]["waves"].as_array().map_or(0, Vec::len),
-        r["devices"].as_array().map_or(0, Vec::len),
-        r["reason"]
-            .as_str()
+        r.id,
+        r.spec.model,
+        r.spec.version,
+        wire_name(&r.state),
+        r.wave + 1,
+        r.spec.waves.len(),
+        r.devices.len(),
+        r.reason
+            .as_deref()
             .map(|s| format!(" ({s})"))
             .unwrap_or_default(),
     )
 }
 
 /// The per-wave table of `fleet rollout status`.
-pub fn render_status(value: &Value) -> String {
-    let mut out = format!("{}\n\n", summary(&value["rollout"]));
+fn render_status(status: &RolloutStatus) -> String {
+    let mut out = format!("{}\n\n", summary(&status.rollout));
     let states = [
         "waiting",
         "pending",
@@ -183,35 +199,32 @@ pub fn render_status(value: &Value) -> String {
         out.push_str(&format!(" {:>11}", s.to_uppercase()));
     }
     out.push_str("  FAILURES\n");
-    for w in value["waves"].as_array().into_iter().flatten() {
+    for w in &status.waves {
+        // Wave, percent (as JSON writes it: 33.0) and devices unpadded, as they always were.
         out.push_str(&format!(
-            "{:<6} {:>5}% {:>8}",
-            w["wave"], w["percent"], w["devices"]
+            "{} {}% {}",
+            w.wave,
+            Value::from(w.percent),
+            w.devices
         ));
         for s in states {
-            out.push_str(&format!(" {:>11}", w["states"][s].as_u64().unwrap_or(0)));
+            out.push_str(&format!(" {:>11}", w.states.get(s).copied().unwrap_or(0)));
         }
-        let failures: Vec<String> = w["failures"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
+        let failures: Vec<String> = w.failures.iter().map(|(k, v)| format!("{k} {v}")).collect();
         out.push_str(&format!("  {}\n", failures.join(", ")));
     }
-    let downloading: Vec<String> = value["devices"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|d| d["state"] == "downloading")
+    let downloading: Vec<String> = status
+        .devices
+        .iter()
+        .filter(|d| d.state == "downloading")
         .map(|d| {
             let (done, total) = (
-                d["report"]["bytes"].as_u64().unwrap_or(0),
-                d["report"]["total"].as_u64().unwrap_or(0).max(1),
+                d.report["bytes"].as_u64().unwrap_or(0),
+                d.report["total"].as_u64().unwrap_or(0).max(1),
             );
             format!(
                 "  {} {:>3}% of {} bytes",
-                d["device"].as_str().unwrap_or("?"),
+                d.device,
                 done * 100 / total,
                 total
             )

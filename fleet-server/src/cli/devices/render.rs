@@ -1,93 +1,38 @@
-//! `fleet devices list|show|approve|revoke`: the admin API from the command line.
+//! What `fleet devices list` and `fleet devices show` print: a table of devices, and one
+//! device with its latest numbers per model version and how they moved over its history.
+//!
+//! The numbers of the device table are printed as they are, not padded to their columns (as
+//! they always were: scripts may read them).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use http_body_util::BodyExt;
 use serde_json::Value;
 
-/// Why an admin call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminCallError {
-    #[error("cannot reach the fleet admin API at {addr}: {reason}")]
-    Unreachable { addr: SocketAddr, reason: String },
-    #[error("the fleet answered {status}: {message}")]
-    Refused { status: u16, message: String },
-}
-
-/// One admin API call; returns the JSON answer.
-pub async fn call(
-    addr: SocketAddr,
-    token: &str,
-    method: &str,
-    path: &str,
-) -> Result<Value, AdminCallError> {
-    call_with(addr, token, method, path, None).await
-}
-
-/// One admin API call with an optional JSON body.
-pub async fn call_with(
-    addr: SocketAddr,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Result<Value, AdminCallError> {
-    let unreachable = |reason: String| AdminCallError::Unreachable { addr, reason };
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
-    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{path}"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(hyper::body::Bytes::from(bytes)))
-        .map_err(|e| unreachable(e.to_string()))?;
-    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
-        .await
-        .map_err(|_| unreachable("no answer within 10 s".into()))?
-        .map_err(|e| unreachable(e.to_string()))?;
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| unreachable(e.to_string()))?
-        .to_bytes();
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if status >= 400 {
-        return Err(AdminCallError::Refused {
-            status,
-            message: value["error"].as_str().unwrap_or("no message").to_string(),
-        });
-    }
-    Ok(value)
-}
+use crate::serve::admin::types::{Device, wire_name};
 
 /// A table of devices for a person.
-pub fn render_list(value: &Value) -> String {
+pub(super) fn list(devices: &[Device]) -> String {
     let mut out = format!(
         "{:<24} {:<9} {:>8} {:>9} {:>14}\n",
         "DEVICE", "STATE", "RECORDS", "DUPLICATE", "LAST SEEN (ms)"
     );
-    for d in value["devices"].as_array().into_iter().flatten() {
+    for d in devices {
         out.push_str(&format!(
-            "{:<24} {:<9} {:>8} {:>9} {:>14}\n",
-            d["id"].as_str().unwrap_or("?"),
-            d["approval"].as_str().unwrap_or("?"),
-            d["records"],
-            d["duplicates"],
-            d["last_seen_ms"],
+            "{:<24} {:<9} {} {} {}\n",
+            d.id,
+            wire_name(&d.approval),
+            d.records,
+            d.duplicates,
+            d.last_seen_ms,
         ));
     }
     out
 }
 
-fn ago(ms: &Value) -> String {
-    let Some(ms) = ms.as_u64().filter(|ms| *ms > 0) else {
+fn ago(ms: u64) -> String {
+    if ms == 0 {
         return "never".into();
-    };
+    }
     let seconds = crate::serve::registry::now_ms().saturating_sub(ms) / 1000;
     format!(
         "{} ago",
@@ -102,17 +47,18 @@ fn number(v: &Value, scale: f64, decimals: usize) -> String {
 
 /// One device for a person: identity and state, the latest telemetry per model version, and
 /// the history of each version over the points given.
-pub fn render_device(device: &Value, history: &Value) -> String {
-    let t = &device["telemetry"];
+pub(super) fn device(device: &Device, points: &[Value]) -> String {
+    let t = device.telemetry.as_ref().unwrap_or(&Value::Null);
+    let hello = device.hello.as_ref().unwrap_or(&Value::Null);
     let mut out = format!(
         "device      {} ({})\nsoftware    {}\nfirst seen  {}\nlast seen   {}\nrecords     {} stored ({} resent duplicates); backlog on the box: {}\n",
-        device["id"].as_str().unwrap_or("?"),
-        device["approval"].as_str().unwrap_or("?"),
-        device["hello"]["software"].as_str().unwrap_or("?"),
-        ago(&device["first_seen_ms"]),
-        ago(&device["last_seen_ms"]),
-        device["records"],
-        device["duplicates"],
+        device.id,
+        wire_name(&device.approval),
+        hello["software"].as_str().unwrap_or("?"),
+        ago(device.first_seen_ms),
+        ago(device.last_seen_ms),
+        device.records,
+        device.duplicates,
         t["backlog"]
             .as_u64()
             .map_or("unknown".into(), |b| format!("{b} records")),
@@ -141,13 +87,12 @@ pub fn render_device(device: &Value, history: &Value) -> String {
                 .map_or("-".into(), |n| n.to_string()),
         ));
     }
-    let points = history.as_array().map(Vec::as_slice).unwrap_or_default();
     out.push_str(&format!("\nhistory: {} points", points.len()));
     if let (Some(first), Some(last)) = (points.first(), points.last()) {
         out.push_str(&format!(
             ", {} to {}",
-            ago(&first["time_ms"]),
-            ago(&last["time_ms"])
+            ago(first["time_ms"].as_u64().unwrap_or(0)),
+            ago(last["time_ms"].as_u64().unwrap_or(0))
         ));
     }
     out.push('\n');
