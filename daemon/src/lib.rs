@@ -1,19 +1,19 @@
 //! The edge daemon library: `edged run` serves models over HTTP and MQTT, buffers every
-//! prediction and label in sled, and keeps on-device metrics; `edged predict` is the by-hand
-//! path. `main` only parses arguments and calls [`cli::run`].
+//! prediction and label in sled, keeps on-device metrics, and syncs with the fleet;
+//! `edged predict` is the by-hand path. `main` only parses arguments and calls [`cli::run`].
+//!
+//! Layers, each importing only the ones below it:
+//! `cli` → `app` → {`http`, `mqtt`, `fleet`, `systemd`} → `service` → {`registry`, `store`,
+//! `metrics`} → `config` and the shared crates.
 
+pub mod app;
 pub mod cli;
 pub mod config;
-pub mod daemon;
+pub mod fleet;
 pub mod http;
 pub mod metrics;
 pub mod mqtt;
-pub mod predict;
 pub mod registry;
 pub mod service;
-pub mod shadow;
-pub mod status;
 pub mod store;
 pub mod systemd;
-pub mod updates;
-pub mod uplink;

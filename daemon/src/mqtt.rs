@@ -14,6 +14,10 @@
 //! `id` and the redelivery returns the stored prediction instead of making a second one.
 //! Acknowledgements go out in the order the messages arrived, as MQTT requires, while up to
 //! `PIPELINE` messages are processed at once, each in its own task.
+//!
+//! The poller and every handler task belong to one TaskTracker: when [`run`] returns, none of
+//! them is left running (handlers still busy at the end of the grace period are aborted,
+//! unacknowledged, so the broker redelivers them), and the daemon flushes the store after.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +27,7 @@ use futures_util::stream::FuturesOrdered;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
 use crate::config::MqttConfig;
 use crate::service::{Admission, ApiError, Service};
@@ -37,7 +42,8 @@ struct Handled {
 }
 
 /// Runs the MQTT front end until `shutdown` is cancelled, then finishes the messages in
-/// flight (within `grace`) and disconnects.
+/// flight (within `grace`), disconnects, and returns once the poller and every handler
+/// have ended.
 pub async fn run(
     config: MqttConfig,
     service: Arc<Service>,
@@ -61,25 +67,50 @@ pub async fn run(
     network.set_tcp_nodelay(true);
     eventloop.set_network_options(network);
     let (tx, rx) = mpsc::channel::<Publish>(4096);
-    let poller = tokio::spawn(poll(
+    let tasks = TaskTracker::new();
+    let poller = tasks.spawn(poll(
         eventloop,
         client.clone(),
         config.clone(),
         tx,
         shutdown.clone(),
     ));
-    process(
-        rx,
-        client.clone(),
+    let handlers = Handlers {
+        tasks: tasks.clone(),
         service,
-        config.topic_prefix.clone(),
-        shutdown.clone(),
-        grace,
-    )
-    .await;
+        prefix: config.topic_prefix.clone(),
+    };
+    process(rx, client.clone(), handlers, shutdown.clone(), grace).await;
     // Stop the poller once everything that was handled has been acknowledged.
     let _ = client.disconnect().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), poller).await;
+    let abort = poller.abort_handle();
+    if tokio::time::timeout(POLLER_STOP, poller).await.is_err() {
+        tracing::warn!("the MQTT connection did not close in time; dropping it");
+        abort.abort();
+    }
+    tasks.close();
+    tasks.wait().await;
+}
+
+/// How long the poller gets to send the disconnect before it is stopped.
+const POLLER_STOP: Duration = Duration::from_secs(2);
+
+/// Spawns one handler task per message, on the front end's tracker.
+struct Handlers {
+    tasks: TaskTracker,
+    service: Arc<Service>,
+    prefix: String,
+}
+
+impl Handlers {
+    /// The handler's task, aborted when its handle is dropped.
+    fn spawn(&self, publish: Publish) -> AbortOnDropHandle<Handled> {
+        AbortOnDropHandle::new(self.tasks.spawn(handle(
+            self.service.clone(),
+            self.prefix.clone(),
+            publish,
+        )))
+    }
 }
 
 /// Drives the connection: reconnects with backoff, subscribes on every connection, and hands
@@ -148,8 +179,7 @@ async fn poll(
 async fn process(
     mut rx: mpsc::Receiver<Publish>,
     client: AsyncClient,
-    service: Arc<Service>,
-    prefix: String,
+    handlers: Handlers,
     shutdown: CancellationToken,
     grace: Duration,
 ) {
@@ -160,7 +190,7 @@ async fn process(
             Some(done) = pending.next(), if !pending.is_empty() => finish(&client, done).await,
             message = rx.recv(), if pending.len() < PIPELINE => match message {
                 // Each message is its own task, so parsing and inference use every worker.
-                Some(publish) => pending.push_back(tokio::spawn(handle(service.clone(), prefix.clone(), publish))),
+                Some(publish) => pending.push_back(handlers.spawn(publish)),
                 None => break,
             },
             () = shutdown.cancelled() => break,
@@ -175,6 +205,8 @@ async fn process(
         tracing::warn!(
             "MQTT messages still in flight at the end of the grace period; the broker will redeliver them"
         );
+        // Dropping the handles aborts the handlers (unacknowledged: redelivered later).
+        drop(pending);
     }
 }
 
@@ -259,5 +291,50 @@ mod tests {
         assert_eq!(parse_topic("edged", "edged/models/mlp/out"), None);
         assert_eq!(parse_topic("edged", "other/models/mlp/in"), None);
         assert_eq!(parse_topic("edged", "edged/models//in"), None);
+    }
+}
+
+#[cfg(test)]
+mod owned_tasks {
+    use std::time::Duration;
+
+    use rumqttc::{AsyncClient, MqttOptions, Publish, QoS};
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+    use tokio_util::task::TaskTracker;
+
+    use super::{Handlers, process};
+    use crate::service::testing::{example_request, service};
+
+    #[tokio::test]
+    async fn handlers_still_busy_after_the_grace_period_are_stopped() {
+        let fixture = service("[limits]\nmax_in_flight = 1\n");
+        // Every slot taken: a handler admitted with Admission::Wait waits until it is stopped.
+        let slots = fixture.service.occupy_all_slots();
+        assert!(slots.is_some());
+        let (client, _eventloop) = AsyncClient::new(MqttOptions::new("t", "127.0.0.1", 1), 4);
+        let tasks = TaskTracker::new();
+        let handlers = Handlers {
+            tasks: tasks.clone(),
+            service: fixture.service.clone(),
+            prefix: "edged".into(),
+        };
+        let (tx, rx) = mpsc::channel(4);
+        let mut publish = Publish::new("edged/models/mlp/in", QoS::AtLeastOnce, example_request());
+        publish.pkid = 1;
+        assert!(tx.send(publish).await.is_ok());
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        process(rx, client, handlers, shutdown, Duration::from_millis(100)).await;
+        tasks.close();
+        let stopped = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
+        assert!(stopped.is_ok(), "a handler outlived the MQTT front end");
+        assert!(tasks.is_empty());
+        assert_eq!(
+            fixture.service.store.stats().predictions,
+            0,
+            "nothing was served"
+        );
+        drop(slots);
     }
 }

@@ -4,13 +4,18 @@
 //! the file `current` (STATE_DIR/models/NAME/VERSION/model.json), or a model directory itself.
 //! Swapping loads and warms the new version completely, then replaces one `Arc`: requests in
 //! flight finish on the version they started with, new ones get the new one, none fails.
+//! A model in an update's shadow phase also has a [`ShadowTap`]: the bounded queue through
+//! which the serving path hands copies of its requests to the candidate.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+
 use edge_model::format::Dim;
+use edge_model::oip::{InferenceRequest, ResponseTensor};
 use edge_model::{BackendKind, LoadOptions, Model, ModelError};
 
 use crate::config::{Config, ModelConfig};
@@ -63,12 +68,41 @@ impl ServedModel {
     }
 }
 
+/// A copy of a live request for the candidate in its shadow phase, with the active version's
+/// answer and how long that took.
+#[derive(Debug)]
+pub struct ShadowCopy {
+    pub request: InferenceRequest,
+    pub active: Vec<ResponseTensor>,
+    pub active_latency: Duration,
+}
+
+/// Where the serving path puts copies for a candidate in its shadow phase: one bounded queue,
+/// drained by the shadow worker of the updater. A copy that does not fit is dropped (the
+/// caller counts it), so a slow candidate never slows the serving path or piles up work.
+#[derive(Debug)]
+pub struct ShadowTap {
+    pub version: u64,
+    queue: mpsc::Sender<ShadowCopy>,
+}
+
+impl ShadowTap {
+    pub fn new(version: u64, queue: mpsc::Sender<ShadowCopy>) -> Self {
+        Self { version, queue }
+    }
+
+    /// Queues a copy without waiting; false when it was dropped (queue full or closed).
+    pub fn offer(&self, copy: ShadowCopy) -> bool {
+        self.queue.try_send(copy).is_ok()
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
     config: ModelConfig,
     current: RwLock<Arc<ServedModel>>,
     /// A candidate version in its shadow phase.
-    shadow: RwLock<Option<Arc<crate::shadow::Shadow>>>,
+    shadow: RwLock<Option<Arc<ShadowTap>>>,
 }
 
 /// All served models.
@@ -117,7 +151,7 @@ impl Registry {
     }
 
     /// The candidate shadowing `name`, if any.
-    pub fn shadow(&self, name: &str) -> Option<Arc<crate::shadow::Shadow>> {
+    pub fn shadow(&self, name: &str) -> Option<Arc<ShadowTap>> {
         self.slots
             .get(name)?
             .shadow
@@ -127,7 +161,7 @@ impl Registry {
     }
 
     /// Attaches (or with `None` detaches) the shadow of `name`.
-    pub fn set_shadow(&self, name: &str, shadow: Option<Arc<crate::shadow::Shadow>>) {
+    pub fn set_shadow(&self, name: &str, shadow: Option<Arc<ShadowTap>>) {
         if let Some(slot) = self.slots.get(name) {
             *slot.shadow.write().unwrap_or_else(PoisonError::into_inner) = shadow;
         }

@@ -2,6 +2,7 @@
 //! model quality from joined labels; plus process RSS and CPU. Rendered as Prometheus text at
 //! GET /metrics and as JSON for `edged status`.
 
+mod dropped;
 mod process;
 mod prometheus;
 pub mod quality;
@@ -12,6 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use dropped::DropCounts;
+pub use dropped::DropQueue;
 pub use process::ProcessStats;
 pub use prometheus::render;
 use quality::{QualitySummary, QualityWindow};
@@ -125,6 +128,7 @@ pub struct Metrics {
     /// Errors by model (or "" when the model is unknown) and kind, since start.
     errors: Mutex<BTreeMap<(String, ErrorKind), u64>>,
     active: Mutex<HashMap<String, u64>>,
+    dropped: DropCounts,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -139,6 +143,7 @@ impl Metrics {
             versions: Mutex::default(),
             errors: Mutex::default(),
             active: Mutex::default(),
+            dropped: DropCounts::default(),
         }
     }
 
@@ -178,6 +183,16 @@ impl Metrics {
         {
             vm.record_error();
         }
+    }
+
+    /// Counts one item a full background queue dropped (see [`DropQueue`]).
+    pub fn record_dropped(&self, queue: DropQueue, label: &str) {
+        self.dropped.record(queue, label);
+    }
+
+    /// Drops since start by queue and label.
+    pub fn dropped(&self) -> BTreeMap<(DropQueue, String), u64> {
+        self.dropped.snapshot()
     }
 
     /// Errors since start by model and kind.
@@ -222,6 +237,8 @@ impl Metrics {
 pub struct Report {
     pub versions: Vec<VersionSnapshot>,
     pub errors: BTreeMap<(String, ErrorKind), u64>,
+    /// Items full background queues dropped, by queue and label.
+    pub dropped: BTreeMap<(DropQueue, String), u64>,
     pub store: crate::store::StoreStats,
     pub process: ProcessStats,
     pub uptime: Duration,

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::Report;
+use super::{DropQueue, Report};
 
 struct Out(String);
 
@@ -167,6 +167,7 @@ pub fn render(report: &Report) -> String {
     }
     quality(&mut o, report);
     store(&mut o, report);
+    dropped(&mut o, report);
     o.family(
         "process_resident_memory_bytes",
         "gauge",
@@ -361,4 +362,82 @@ fn store(o: &mut Out, report: &Report) {
         &[],
         if report.durable_ack { 1.0 } else { 0.0 },
     );
+}
+
+fn dropped(o: &mut Out, report: &Report) {
+    o.family(
+        "edged_shadow_copies_dropped_total",
+        "counter",
+        "Request copies not given to a candidate in its shadow phase because its queue was full.",
+    );
+    for ((_, model), n) in report
+        .dropped
+        .iter()
+        .filter(|((q, _), _)| *q == DropQueue::Shadow)
+    {
+        o.sample(
+            "edged_shadow_copies_dropped_total",
+            &[("model", model)],
+            *n as f64,
+        );
+    }
+    o.family(
+        "edged_fleet_link_dropped_total",
+        "counter",
+        "Fleet link messages dropped from a full channel, by direction and message kind.",
+    );
+    for (direction, queue) in [("down", DropQueue::FleetDown), ("up", DropQueue::FleetUp)] {
+        for ((_, kind), n) in report.dropped.iter().filter(|((q, _), _)| *q == queue) {
+            o.sample(
+                "edged_fleet_link_dropped_total",
+                &[("direction", direction), ("kind", kind)],
+                *n as f64,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::{DropQueue, Report, render};
+
+    #[test]
+    fn dropped_work_is_rendered_per_queue() {
+        let mut dropped = BTreeMap::new();
+        dropped.insert((DropQueue::Shadow, "mlp".to_string()), 3);
+        dropped.insert((DropQueue::FleetDown, "chunk".to_string()), 2);
+        dropped.insert((DropQueue::FleetUp, "telemetry".to_string()), 1);
+        let report = Report {
+            versions: Vec::new(),
+            errors: BTreeMap::new(),
+            dropped,
+            store: crate::store::StoreStats::default(),
+            process: crate::metrics::ProcessStats::default(),
+            uptime: Duration::ZERO,
+            window: Duration::from_secs(60),
+            durable_ack: true,
+        };
+        let text = render(&report);
+        assert!(text.contains("edged_shadow_copies_dropped_total{model=\"mlp\"} 3\n"));
+        assert!(
+            text.contains("edged_fleet_link_dropped_total{direction=\"down\",kind=\"chunk\"} 2\n")
+        );
+        assert!(
+            text.contains(
+                "edged_fleet_link_dropped_total{direction=\"up\",kind=\"telemetry\"} 1\n"
+            )
+        );
+        // Each family's samples follow its own TYPE line.
+        let shadow_type = text
+            .find("# TYPE edged_shadow_copies_dropped_total")
+            .unwrap_or(usize::MAX);
+        let link_type = text
+            .find("# TYPE edged_fleet_link_dropped_total")
+            .unwrap_or(0);
+        let shadow_sample = text.find("edged_shadow_copies_dropped_total{").unwrap_or(0);
+        assert!(shadow_type < shadow_sample && shadow_sample < link_type);
+    }
 }

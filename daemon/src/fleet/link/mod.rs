@@ -5,21 +5,31 @@
 //! `ack_timeout` is sent again under a new sequence number; the fleet deduplicates by
 //! (device, record id). Hello (with the device's public key) goes up on every connection,
 //! telemetry on a fixed interval between batches. Reconnects back off with jitter.
+//!
+//! The link never waits for a full channel: a message that does not fit the channel to the
+//! updater or the broker client's request queue is dropped and counted
+//! (`edged_fleet_link_dropped_total` in /metrics); every such message is sent again later
+//! (batches after `ack_timeout`, fetches after `fetch_timeout`, telemetry at the next tick).
+//! Its state for `/v2/status` goes out through a `watch` channel.
+
+mod down;
+mod up;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use edge_protocol::envelope::{Envelope, Kind, Limits};
-use edge_protocol::messages::Hello;
-use edge_protocol::records::{Ack, RecordBatch};
+use edge_protocol::envelope::Kind;
 use edge_protocol::tls::Transport;
 use edge_protocol::{identity, topics};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::channel::{Incoming, Outgoing, UpdatesLink};
 use crate::config::FleetConfig;
-use crate::service::Service;
+use crate::metrics::DropQueue;
+use crate::service::{LinkStatus, Service};
 use crate::store::now_ms;
 
 struct InFlight {
@@ -28,34 +38,12 @@ struct InFlight {
     sent: Instant,
 }
 
-/// What `/v2/status` says about the link (the backlog is added from the outbox).
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct LinkStatus {
-    pub device: String,
-    pub broker: String,
-    pub transport: &'static str,
-    pub connected: bool,
-    /// Why the last connection attempt failed or the link was lost.
-    pub last_error: Option<String>,
-    /// When the fleet last acknowledged a batch (ms since the epoch).
-    pub last_ack_ms: Option<u64>,
-    pub records_acknowledged: u64,
-}
-
-/// The channels between the uplink and the model updater.
-#[derive(Debug)]
-pub struct UpdatesLink {
-    /// Desired states and chunks, verified as the fleet's.
-    pub incoming: tokio::sync::mpsc::Sender<crate::updates::Incoming>,
-    /// Fetches and status reports to sign and send.
-    pub outgoing: tokio::sync::mpsc::Receiver<crate::updates::Outgoing>,
-}
-
-/// Runs the uplink until `shutdown`.
+/// Runs the link until `shutdown`, publishing its state on `status`.
 pub async fn run(
     config: FleetConfig,
     key: SigningKey,
     service: Arc<Service>,
+    status: watch::Sender<Option<LinkStatus>>,
     updates: Option<UpdatesLink>,
     shutdown: CancellationToken,
 ) {
@@ -67,17 +55,15 @@ pub async fn run(
         }
     };
     let device = identity::device_id(&key.verifying_key());
-    if let Ok(mut link) = service.link.lock() {
-        *link = Some(LinkStatus {
-            device: device.clone(),
-            broker: format!("{}:{}", config.host, config.port),
-            transport: match config.transport {
-                Transport::Tcp => "tcp",
-                Transport::Tls(_) => "tls",
-            },
-            ..LinkStatus::default()
-        });
-    }
+    status.send_replace(Some(LinkStatus {
+        device: device.clone(),
+        broker: format!("{}:{}", config.host, config.port),
+        transport: match config.transport {
+            Transport::Tcp => "tcp",
+            Transport::Tls(_) => "tls",
+        },
+        ..LinkStatus::default()
+    }));
     let mut options = MqttOptions::new(&device, &config.host, config.port);
     options
         .set_keep_alive(Duration::from_secs(30))
@@ -102,6 +88,7 @@ pub async fn run(
         fleet_key,
         device,
         service,
+        status,
         config,
         updates_in,
     };
@@ -114,14 +101,13 @@ struct Link {
     fleet_key: VerifyingKey,
     device: String,
     service: Arc<Service>,
+    status: watch::Sender<Option<LinkStatus>>,
     config: FleetConfig,
-    updates_in: Option<tokio::sync::mpsc::Sender<crate::updates::Incoming>>,
+    updates_in: Option<mpsc::Sender<Incoming>>,
 }
 
 /// The next message of the updater, or never when there is no updater.
-async fn next_outgoing(
-    out: &mut Option<tokio::sync::mpsc::Receiver<crate::updates::Outgoing>>,
-) -> Option<crate::updates::Outgoing> {
+async fn next_outgoing(out: &mut Option<mpsc::Receiver<Outgoing>>) -> Option<Outgoing> {
     match out {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -132,7 +118,7 @@ impl Link {
     async fn drive(
         &self,
         eventloop: &mut rumqttc::EventLoop,
-        updates_out: &mut Option<tokio::sync::mpsc::Receiver<crate::updates::Outgoing>>,
+        updates_out: &mut Option<mpsc::Receiver<Outgoing>>,
         shutdown: CancellationToken,
     ) {
         let mut connected = false;
@@ -211,139 +197,21 @@ impl Link {
     }
 
     fn update_link(&self, change: impl FnOnce(&mut LinkStatus)) {
-        if let Ok(mut link) = self.service.link.lock()
-            && let Some(link) = link.as_mut()
-        {
-            change(link);
-        }
+        self.status.send_modify(|link| {
+            if let Some(link) = link.as_mut() {
+                change(link);
+            }
+        });
     }
 
     fn link_error(&self) -> Option<String> {
-        let link = self.service.link.lock().ok()?;
-        link.as_ref()?.last_error.clone()
+        self.status.borrow().as_ref()?.last_error.clone()
     }
 
-    fn envelope(&self, kind: Kind, body: Vec<u8>) -> Option<Envelope> {
-        match self.service.store.next_uplink_seq() {
-            Ok(seq) => Some(Envelope {
-                kind,
-                signer: self.device.clone(),
-                seq,
-                time_ms: now_ms(),
-                body,
-            }),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot take an uplink sequence number");
-                None
-            }
-        }
-    }
-
-    fn send_json(&self, kind: Kind, body: serde_json::Value) {
-        let Some(envelope) = self.envelope(kind, body.to_string().into_bytes()) else {
-            return;
-        };
-        match envelope.seal_json(&self.key) {
-            Ok(text) => {
-                let _ = self.client.try_publish(
-                    topics::up(&self.device, kind),
-                    QoS::AtLeastOnce,
-                    false,
-                    text,
-                );
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot seal a message"),
-        }
-    }
-
-    fn hello(&self) -> serde_json::Value {
-        let hello = Hello {
-            public_key: hex::encode(self.key.verifying_key().as_bytes()),
-            software: format!("edged {}", env!("CARGO_PKG_VERSION")),
-            models: self.service.registry.names().map(str::to_string).collect(),
-            tags: self.config.tags.clone(),
-        };
-        serde_json::to_value(hello).unwrap_or_default()
-    }
-
-    fn telemetry(&self) -> serde_json::Value {
-        let mut value = self.service.status_json();
-        value["backlog"] = self.service.store.outbox_len().into();
-        value
-    }
-
-    /// Sends the oldest queued records as one batch; returns what is now in flight.
-    fn send_batch(&self) -> Option<InFlight> {
-        let queued = match self.service.store.outbox_batch(self.config.batch_size) {
-            Ok(q) => q,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                return None;
-            }
-        };
-        let batch_id = queued.first()?.0;
-        let seqs: Vec<u64> = queued.iter().map(|(s, _)| *s).collect();
-        let entries: Vec<_> = queued.into_iter().filter_map(|(_, e)| e).collect();
-        let batch = RecordBatch { batch_id, entries };
-        let envelope = self.envelope(Kind::Records, batch.encode())?;
-        let bytes = envelope.seal_binary(&self.key, true);
-        if let Err(e) = self.client.try_publish(
-            topics::up(&self.device, Kind::Records),
-            QoS::AtLeastOnce,
-            false,
-            bytes,
-        ) {
-            tracing::debug!(error = %e, "cannot queue a batch");
-            return None;
-        }
-        Some(InFlight {
-            batch_id,
-            seqs,
-            sent: Instant::now(),
-        })
-    }
-
-    /// Passes a fleet-signed desired state or chunk to the updater.
-    fn to_updater(&self, payload: &[u8]) {
-        let Some(tx) = &self.updates_in else { return };
-        let fleet_key = self.fleet_key;
-        let limits = Limits {
-            max_message: 8 << 20,
-            max_body: 8 << 20,
-        };
-        match Envelope::open(payload, limits, |signer| {
-            (signer == "fleet").then_some(fleet_key)
-        }) {
-            Ok(e) if e.kind == Kind::Desired => {
-                let _ = tx.try_send(crate::updates::Incoming::Desired(e));
-            }
-            Ok(e) if e.kind == Kind::Chunk => {
-                // Dropped when the updater is busy: its fetch times out and is asked again.
-                let _ = tx.try_send(crate::updates::Incoming::Chunk(e));
-            }
-            Ok(e) => tracing::debug!(kind = e.kind.as_str(), "unexpected downlink message"),
-            Err(e) => {
-                tracing::warn!(error = %e, "refused a downlink message claiming to come from the fleet")
-            }
-        }
-    }
-
-    /// The outbox entries a verified fleet ack releases, if it is the ack of `in_flight`.
-    fn acknowledged(&self, payload: &[u8], in_flight: Option<&InFlight>) -> Option<Vec<u64>> {
-        let fleet_key = self.fleet_key;
-        let envelope = match Envelope::open(payload, Limits::default(), |signer| {
-            (signer == "fleet").then_some(fleet_key)
-        }) {
-            Ok(e) if e.kind == Kind::Ack => e,
-            Ok(_) => return None,
-            Err(e) => {
-                tracing::warn!(error = %e, "refused a message claiming to come from the fleet");
-                return None;
-            }
-        };
-        let ack = Ack::decode(&envelope.body).ok()?;
-        let flight = in_flight?;
-        (ack.batch_id == flight.batch_id).then(|| flight.seqs.clone())
+    /// Counts a message that a full channel did not take.
+    fn dropped(&self, queue: DropQueue, kind: &str) {
+        tracing::debug!(kind, ?queue, "fleet link channel full; message dropped");
+        self.service.metrics.record_dropped(queue, kind);
     }
 }
 

@@ -1,16 +1,11 @@
-//! `edged predict`: run one Open Inference Protocol request against a model directory, for an
-//! operator checking a model on a box by hand.
-
-use std::path::Path;
+//! The serving hot path: one parsed Open Inference Protocol request through one loaded model.
+//! Every front end (HTTP, MQTT, the shadow phase, `edged predict`) answers with this
+//! function, so they return the same response for the same request.
 
 use edge_model::oip::{InferenceRequest, InferenceResponse, ResponseTensor};
-use edge_model::{LoadOptions, Model, ModelError};
+use edge_model::{Model, ModelError};
 
-/// Largest request file read (256 MiB).
-pub const MAX_REQUEST_BYTES: u64 = 256 << 20;
-
-/// Answers a parsed request with a loaded model. Shared by every front end so they return
-/// the same response for the same request.
+/// Answers a parsed request with a loaded model (blocking for as long as the model runs).
 pub fn infer(model: &Model, request: InferenceRequest) -> Result<InferenceResponse, ModelError> {
     let wanted: Option<Vec<String>> = request
         .outputs
@@ -41,16 +36,4 @@ pub fn infer(model: &Model, request: InferenceRequest) -> Result<InferenceRespon
             .map(|(name, t)| ResponseTensor::from_host(&name, t))
             .collect(),
     })
-}
-
-/// Loads the model at `model_dir` and answers the request in `input`.
-pub fn predict(
-    model_dir: &Path,
-    input: &Path,
-    options: &LoadOptions,
-) -> Result<InferenceResponse, ModelError> {
-    let bytes = edge_model::read_bounded(input, MAX_REQUEST_BYTES)?;
-    let request = InferenceRequest::from_json(&bytes)?;
-    let model = Model::load(model_dir, options)?;
-    infer(&model, request)
 }

@@ -1,11 +1,14 @@
-//! `edged run`: start everything in order, serve until told to stop, stop in order.
+//! The daemon as one value to run: [`run`] takes the config, a bound HTTP listener and a
+//! shutdown token (as mini-redis's `server::run` takes a listener and a shutdown future), so a
+//! caller chooses the address — port 0 included — and the moment to stop.
 //!
 //! Start: open the buffer, load and warm every model, rebuild the quality windows from the
-//! buffer, bind HTTP, connect MQTT, then tell systemd READY=1 and print one `edged ready`
-//! line on stdout (what tests and scripts wait for). Stop (SIGTERM/SIGINT, or the caller's
-//! token): mark not ready, stop accepting, let requests in flight finish for at most
-//! `shutdown.grace`, then stop the group commit (which flushes once more) and flush sled.
-//! Every task is owned by one TaskTracker, so `run` returns only when all have ended.
+//! buffer, serve HTTP, connect MQTT and the fleet link, then tell systemd READY=1 and print
+//! one `edged ready` line on stdout (what tests and scripts wait for). Stop (SIGTERM/SIGINT,
+//! or the caller's token): mark not ready, stop accepting, let requests in flight finish for
+//! at most `shutdown.grace` (MQTT handlers still running then are stopped), then stop the
+//! group commit (which flushes once more) and flush sled. Every task is owned by one
+//! TaskTracker, so `run` returns only when all have ended.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::fleet::{channel, link, updates};
 use crate::metrics::Metrics;
 use crate::registry::{Registry, RegistryError};
 use crate::service::Service;
@@ -42,8 +46,22 @@ pub enum DaemonError {
     Join(String),
 }
 
-/// Runs the daemon until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+/// Binds `http.listen` for [`run`].
+pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, DaemonError> {
+    tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: config.http.listen,
+            source,
+        })
+}
+
+/// Runs the daemon, serving HTTP on `listener`, until `shutdown` is cancelled.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::StateDir {
         path: config.state_dir.clone(),
         source,
@@ -56,7 +74,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     let load_config = config.clone();
     let load_metrics = metrics.clone();
     let registry = blocking(move || Registry::load_all(&load_config, load_metrics)).await??;
-    let service = Arc::new(Service::new(&config, registry, store, metrics));
+    let (link_status, link_watch) = tokio::sync::watch::channel(None);
+    let service = Arc::new(Service::new(&config, registry, store, metrics, link_watch));
     let since = now_ms().saturating_sub(config.metrics.quality_window.as_millis() as u64);
     let restored = service.restore_quality(since)?;
     tracing::info!(labels = restored, "quality windows rebuilt from the buffer");
@@ -66,12 +85,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     let commit_stop = CancellationToken::new();
     tracker.spawn(service.store.group_commit().run(commit_stop.clone()));
 
-    let listener = tokio::net::TcpListener::bind(config.http.listen)
-        .await
-        .map_err(|source| DaemonError::Listen {
-            addr: config.http.listen,
-            source,
-        })?;
     let http_addr = listener
         .local_addr()
         .map_err(|source| DaemonError::Listen {
@@ -101,30 +114,27 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
             let id = edge_protocol::identity::device_id(&key.verifying_key());
             let updates = match &config.updates {
                 Some(updates) => {
-                    let (incoming_tx, incoming_rx) = tokio::sync::mpsc::channel(16);
-                    let (outgoing_tx, outgoing_rx) = tokio::sync::mpsc::channel(16);
-                    let updater = crate::updates::Updater::open(
+                    let (link_ends, updater_ends) = channel::pair();
+                    let (updater, incoming) = updates::Updater::open(
                         updates.clone(),
                         &config.state_dir,
                         service.clone(),
-                        outgoing_tx,
+                        updater_ends,
                     )
                     .map_err(|source| DaemonError::StateDir {
                         path: config.state_dir.join("updates"),
                         source,
                     })?;
-                    tracker.spawn(updater.run(incoming_rx, serving.clone()));
-                    Some(crate::uplink::UpdatesLink {
-                        incoming: incoming_tx,
-                        outgoing: outgoing_rx,
-                    })
+                    tracker.spawn(updater.run(incoming, serving.clone()));
+                    Some(link_ends)
                 }
                 None => None,
             };
-            tracker.spawn(crate::uplink::run(
+            tracker.spawn(link::run(
                 fleet.clone(),
                 key,
                 service.clone(),
+                link_status,
                 updates,
                 serving.clone(),
             ));
@@ -165,13 +175,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     crate::systemd::notify_stopping();
     service.set_ready(false);
     serving.cancel();
-    let drained = tokio::time::timeout(config.shutdown_grace + Duration::from_millis(500), async {
-        let _ = http.await;
+    let http_drained =
+        tokio::time::timeout(config.shutdown_grace + Duration::from_millis(500), http);
+    // Bounded by itself: after the grace period its handlers are stopped, and it returns only
+    // when they and its poller have ended, so nothing of it writes after the flush below.
+    let mqtt_stopped = async {
         if let Some(mqtt) = mqtt {
             let _ = mqtt.await;
         }
-    })
-    .await;
+    };
+    let (drained, ()) = tokio::join!(http_drained, mqtt_stopped);
     if drained.is_err() {
         tracing::warn!("requests still in flight after the grace period; closing anyway");
     }

@@ -26,13 +26,15 @@ pub enum ActivateError {
     CheckFailed(String),
     #[error("the new version does not load: {0}")]
     Load(String),
+    #[error("{0}")]
+    Task(String),
 }
 
 impl ActivateError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Bundle(e) => e.reason(),
-            Self::Io { .. } => "io",
+            Self::Io { .. } | Self::Task(_) => "io",
             Self::CheckFailed(_) => "check_failed",
             Self::Load(_) => "load_failed",
         }

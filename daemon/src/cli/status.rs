@@ -1,79 +1,51 @@
-//! `edged status`: a readable summary of a running daemon, from its GET /v2/status.
+//! `edged status`: a readable summary of a running daemon, from its GET /v2/status. The one
+//! HTTP client of the daemon lives here: a GET with a timeout, nothing more.
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use http_body_util::BodyExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::metrics::Report;
+use super::{EXIT_FAILURE, Outcome, fail, load_config, runtime};
 
-/// The JSON behind GET /v2/status.
-pub fn to_json(report: &Report, ready: bool) -> Value {
-    let models: Vec<Value> = report
-        .versions
-        .iter()
-        .map(|v| {
-            let quality = v.quality.as_ref().map(|q| {
-                json!({
-                    "labelled_rows": q.samples,
-                    "accuracy": q.accuracy,
-                    "macro_precision": q.macro_avg.precision,
-                    "macro_recall": q.macro_avg.recall,
-                    "macro_f1": q.macro_avg.f1,
-                    "roc_auc": q.roc_auc,
-                    "per_class": q.per_class.iter().map(|(c, s)| json!({
-                        "class": c, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support
-                    })).collect::<Vec<_>>(),
-                })
-            });
-            json!({
-                "model": v.model,
-                "version": v.version.to_string(),
-                "active": v.active,
-                "device": v.device,
-                "predictions_total": v.predictions_total,
-                "labels_total": v.labels_total,
-                "window": {
-                    "seconds": v.window.seconds,
-                    "requests": v.window.requests,
-                    "errors": v.window.errors,
-                    "rate_per_second": v.window.rate(),
-                    "error_ratio": v.window.error_ratio(),
-                    "latency_seconds": v.window.latency.map(|[p50, p95, p99]| json!({"p50": p50, "p95": p95, "p99": p99})),
-                },
-                "quality": quality,
-            })
-        })
-        .collect();
-    let errors: Vec<Value> = report
-        .errors
-        .iter()
-        .map(|((model, kind), n)| json!({"model": model, "code": kind.code(), "count": n}))
-        .collect();
-    let s = &report.store;
-    json!({
-        "ready": ready,
-        "uptime_seconds": report.uptime.as_secs_f64(),
-        "window_seconds": report.window.as_secs_f64(),
-        "process": {
-            "resident_bytes": report.process.resident_bytes,
-            "cpu_seconds": report.process.cpu_seconds,
-        },
-        "models": models,
-        "errors": errors,
-        "buffer": {
-            "durable_ack": report.durable_ack,
-            "predictions": s.predictions,
-            "labelled": s.labelled,
-            "bytes": s.bytes,
-            "quota_bytes": s.quota_bytes,
-            "disk_bytes": s.disk_bytes,
-            "dropped": s.dropped,
-            "commits": s.flushes,
-            "committed_writes": s.flushed_tickets,
-        },
-    })
+/// Where `edged status` looks when given neither `--config` nor `--addr`.
+const DEFAULT_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
+
+pub fn status(config: Option<&Path>, addr: Option<SocketAddr>, json: bool) -> Outcome {
+    let addr = match (config, addr) {
+        (_, Some(addr)) => addr,
+        (Some(path), None) => daemon_addr(path)?,
+        (None, None) => SocketAddr::from(DEFAULT_ADDR),
+    };
+    let value = runtime()?
+        .block_on(fetch(addr, Duration::from_secs(5)))
+        .map_err(|e| fail(EXIT_FAILURE)(&e))?;
+    if json {
+        println!("{value:#}");
+    } else {
+        print!("{}", render(&value));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The HTTP address of the daemon running with the config at `path`: `http.listen`, or with
+/// port 0 the address the daemon wrote to its state directory.
+fn daemon_addr(path: &Path) -> Result<SocketAddr, ExitCode> {
+    let config = load_config(path)?;
+    if config.http.listen.port() != 0 {
+        return Ok(config.http.listen);
+    }
+    let file = config.http_addr_file();
+    match std::fs::read_to_string(&file).map(|s| s.trim().parse()) {
+        Ok(Ok(addr)) => Ok(addr),
+        _ => Err(fail(EXIT_FAILURE)(&format!(
+            "http.listen uses port 0 and {} does not hold the bound address; is edged running?",
+            file.display()
+        ))),
+    }
 }
 
 /// Why the status could not be read.
@@ -86,7 +58,7 @@ pub enum StatusError {
 }
 
 /// Fetches GET /v2/status from the daemon at `addr`.
-pub async fn fetch(addr: SocketAddr, timeout: Duration) -> Result<Value, StatusError> {
+async fn fetch(addr: SocketAddr, timeout: Duration) -> Result<Value, StatusError> {
     let unreachable = |reason: String| StatusError::Unreachable { addr, reason };
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
@@ -109,7 +81,7 @@ pub async fn fetch(addr: SocketAddr, timeout: Duration) -> Result<Value, StatusE
 }
 
 /// Formats the status for a person.
-pub fn render(status: &Value) -> String {
+fn render(status: &Value) -> String {
     let mut out = String::new();
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     let mib = |v: &Value| f(v) / (1024.0 * 1024.0);

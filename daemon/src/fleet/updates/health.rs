@@ -2,8 +2,14 @@
 //! the version it replaced — error ratio of its requests, p95 latency relative to the previous
 //! version's, accuracy on labels relative to the previous version's — and rolls back by itself
 //! when one is out of bounds, fleet or no fleet. Nothing is judged before `min_samples`
-//! requests (or labelled predictions, for accuracy) have been seen.
+//! requests (or labelled predictions, for accuracy) have been seen. A version that passes
+//! the window is committed; one that fails is switched back and its manifest marked failed.
 
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::Updater;
 use crate::config::updates::HealthLimits;
 use crate::metrics::{Report, VersionSnapshot};
 
@@ -65,4 +71,42 @@ pub fn judge(
         ));
     }
     None
+}
+
+impl Updater {
+    /// Judges the version in its health window: rolls it back, commits it, or waits.
+    pub(super) async fn check_health(&mut self) {
+        let Some(w) = &self.watch else { return };
+        let report = self.service.report();
+        if let Some((reason, detail)) = judge(
+            &report,
+            &w.model,
+            w.version,
+            w.previous,
+            &self.config.health,
+        ) {
+            let Some(w) = self.watch.take() else { return };
+            let previous = w.previous;
+            if self.switch(&w.model, previous).await.is_err() {
+                tracing::error!(model = %w.model, "cannot roll back after a failed health check");
+            }
+            self.state.failed.insert(w.model.clone(), w.digest.clone());
+            self.save();
+            tracing::warn!(model = %w.model, version = w.version, previous, reason, %detail, "rolled back by the health check");
+            self.report(
+                &w.model,
+                json!({"version": w.version, "state": "failed", "reason": reason, "detail": detail, "rolled_back_to": previous}),
+            )
+            .await;
+        } else if Instant::now() >= w.until {
+            let (model, version) = (w.model.clone(), w.version);
+            self.watch = None;
+            tracing::info!(model = %model, version, "health window passed; update committed");
+            self.report(
+                &model,
+                json!({"version": version, "state": "active", "health": "committed"}),
+            )
+            .await;
+        }
+    }
 }
