@@ -1,7 +1,8 @@
 //! Config files for the processes under test, built instead of concatenated: a small TOML
 //! writer whose durations keep their units ("200ms", "1s") and whose strings are quoted,
-//! and the `edged` / `fleet serve` configurations the tests start from. `tests/tests/cli.rs`
-//! checks that the typical edged configurations pass `edged config check`.
+//! and the `edged` / `fleet serve` configurations the tests start from.
+//! `tests/tests/daemon_lifecycle.rs` checks that the typical edged configurations pass
+//! `edged config check`.
 
 use std::fmt;
 use std::path::Path;
@@ -106,17 +107,11 @@ impl Toml {
         self
     }
 
-    /// Declares `[table]` even when it gets no keys (`[models.mlp]` takes every default).
+    /// Declares `[table]` even when it gets no keys (`[broker]` taking every default).
     pub fn table(&mut self, table: &str) -> &mut Self {
         if !self.tables.iter().any(|(t, _)| t == table) {
             self.tables.push((table.to_string(), Vec::new()));
         }
-        self
-    }
-
-    /// Removes `[table]` and its keys.
-    pub fn remove(&mut self, table: &str) -> &mut Self {
-        self.tables.retain(|(t, _)| t != table);
         self
     }
 }

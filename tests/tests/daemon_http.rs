@@ -3,13 +3,13 @@
 
 #![allow(clippy::expect_used)] // test helpers outside #[test] fns
 
-use e2e::config::{EdgedConfig, Value};
+use e2e::config::{self, EdgedConfig};
 use e2e::daemon::{Daemon, install_model, mlp_request};
 use e2e::{binary, run};
 use serde_json::Value;
 
 /// An edged serving the example MLP, with the `(table, key, value)` settings `extra`.
-fn daemon(extra: &[(&str, &str, Value)]) -> (tempfile::TempDir, Daemon) {
+fn daemon(extra: &[(&str, &str, config::Value)]) -> (tempfile::TempDir, Daemon) {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     install_model(&state, "mlp", 1);

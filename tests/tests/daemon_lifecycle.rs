@@ -21,6 +21,18 @@ background_flush = 5
 device = "tpu"
 "#;
 
+/// A CA and a client certificate `box` in `pki`, made by the shipped script.
+fn box_pki(pki: &std::path::Path) {
+    for args in [&["ca"][..], &["client", "box"]] {
+        let (out, _, stderr) = run(std::process::Command::new(
+            repo_root().join("scripts/make-certs.sh"),
+        )
+        .arg(pki)
+        .args(args));
+        assert!(out.status.success(), "{stderr}");
+    }
+}
+
 #[test]
 fn config_check_reports_every_bad_key_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -75,14 +87,7 @@ fn run_with_a_bad_config_exits_64_with_the_same_report() {
         "{stderr}"
     );
     let pki = dir.path().join("pki");
-    for args in [&["ca"][..], &["client", "box"]] {
-        let (out, _, stderr) = run(std::process::Command::new(
-            repo_root().join("scripts/make-certs.sh"),
-        )
-        .arg(&pki)
-        .args(args));
-        assert!(out.status.success(), "{stderr}");
-    }
+    box_pki(&pki);
     let file = |name: &str| pki.join(name);
     let (ok, _, stderr) = run(binary("edged")
         .args(["config", "check"])
@@ -198,14 +203,7 @@ fn the_configs_the_tests_build_pass_edged_config_check() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     let pki = dir.path().join("pki");
-    for args in [&["ca"][..], &["client", "box"]] {
-        let (out, _, stderr) = run(std::process::Command::new(
-            repo_root().join("scripts/make-certs.sh"),
-        )
-        .arg(&pki)
-        .args(args));
-        assert!(out.status.success(), "{stderr}");
-    }
+    box_pki(&pki);
     let key = |seed: u8| {
         let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
         hex::encode(key.verifying_key().as_bytes())
