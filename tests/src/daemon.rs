@@ -1,14 +1,13 @@
 //! Starting a real `edged run` for a test: a state directory with the example model, a
 //! config file, the process, and a tiny blocking HTTP client to talk to it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::{binary, repo_root};
+use crate::{binary, ready_line, repo_root};
 
 /// Copies the example MLP into `state/models/NAME/VERSION` and points `current` at it.
 /// The copy's model.json carries `version`.
@@ -40,14 +39,6 @@ pub fn set_current(state: &Path, name: &str, version: u64) {
     std::fs::rename(&tmp, base.join("current")).unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// A minimal config serving the example MLP on the CPU, HTTP on port 0.
-pub fn base_config(state: &Path) -> String {
-    format!(
-        "state_dir = \"{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[models.mlp]\ndevice = \"cpu\"\n",
-        state.display()
-    )
-}
-
 /// A running `edged run`.
 #[derive(Debug)]
 pub struct Daemon {
@@ -63,13 +54,19 @@ pub struct Daemon {
 impl Daemon {
     /// Writes `config` next to the state dir and starts the daemon; returns once it printed
     /// its ready line.
-    pub fn start(state: &Path, config: &str) -> Self {
+    /// `config` is an [`EdgedConfig`] or the text of a config file read back.
+    pub fn start(state: &Path, config: &dyn std::fmt::Display) -> Self {
         Self::start_with_env(state, config, &[])
     }
 
-    pub fn start_with_env(state: &Path, config: &str, env: &[(&str, &str)]) -> Self {
+    pub fn start_with_env(
+        state: &Path,
+        config: &dyn std::fmt::Display,
+        env: &[(&str, &str)],
+    ) -> Self {
         let config_path = state.with_extension("toml");
-        std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("write config: {e}"));
+        std::fs::write(&config_path, config.to_string())
+            .unwrap_or_else(|e| panic!("write config: {e}"));
         let stderr_log = state.with_extension("stderr.log");
         let stderr = std::fs::OpenOptions::new()
             .create(true)
@@ -86,39 +83,21 @@ impl Daemon {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start edged: {e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let (addr, device) = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("edged ready http=") {
-                        let addr = rest.split_whitespace().next().unwrap_or_default();
-                        let device = rest
-                            .split_whitespace()
-                            .find_map(|w| w.strip_prefix("device="))
-                            .filter(|d| *d != "-")
-                            .map(str::to_string);
-                        let addr = addr
-                            .parse()
-                            .unwrap_or_else(|e| panic!("ready line {line}: {e}"));
-                        break (addr, device);
-                    }
-                }
-                Err(_) => {
-                    let status = child.try_wait().ok().flatten();
-                    let _ = child.kill();
-                    let log = std::fs::read_to_string(&stderr_log).unwrap_or_default();
-                    panic!("edged did not become ready (exit {status:?}); stderr:\n{log}");
-                }
-            }
+        let Some(line) = ready_line(&mut child, "edged ready http=", Duration::from_secs(120))
+        else {
+            let status = child.try_wait().ok().flatten();
+            let _ = child.kill();
+            let log = std::fs::read_to_string(&stderr_log).unwrap_or_default();
+            panic!("edged did not become ready (exit {status:?}); stderr:\n{log}");
         };
+        // edged binds HTTP on port 0 and names the address it got: `edged ready http=ADDR ...`.
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let field = |name: &str| words.iter().find_map(|w| w.strip_prefix(name));
+        let addr = field("http=")
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_else(|e| panic!("ready line {line}: {e}"));
+        let device = field("device=").filter(|d| *d != "-").map(str::to_string);
         Self {
             child,
             addr,

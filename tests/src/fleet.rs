@@ -1,14 +1,15 @@
-//! Starting a real `fleet serve` (embedded broker) for a test, and calling its admin API.
+//! Starting a real `fleet serve` (embedded broker) for a test, calling its admin API, and
+//! the usual setup of an `edged` approved by it.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::binary;
-use crate::daemon::{Daemon, base_config, mlp_request};
+use crate::config::{EdgedConfig, FleetConfig};
+use crate::daemon::{Daemon, mlp_request};
+use crate::wait::eventually;
+use crate::{binary, ready_line};
 
 pub const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -24,40 +25,27 @@ pub struct Fleet {
     pub config: PathBuf,
 }
 
-/// A free loopback port (bound, read and released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("free port: {e}"))
-}
-
 impl Fleet {
-    /// Starts `fleet serve` with its embedded broker on `mqtt_port`.
+    /// Starts `fleet serve` with its embedded broker on `mqtt_port`. rumqttd binds inside its
+    /// own thread and cannot report the port it got, so the caller picks a free one
+    /// ([`crate::free_port`]); the admin API binds port 0 and reports its address.
     pub fn start(state: &Path, mqtt_port: u16) -> Self {
-        Self::start_with(state, &format!("listen = \"127.0.0.1:{mqtt_port}\""))
+        Self::start_config(
+            state,
+            &FleetConfig::new(state).embedded(&format!("127.0.0.1:{mqtt_port}")),
+        )
     }
 
     /// Starts `fleet serve` using an external broker at `addr` (host:port).
     pub fn start_external(state: &Path, addr: &str) -> Self {
-        Self::start_with(
-            state,
-            &format!("embedded = false\nexternal = \"{addr}\"\ntransport = \"tcp\""),
-        )
+        Self::start_config(state, &FleetConfig::new(state).external(addr))
     }
 
-    /// Starts `fleet serve` with `broker` as the body of its `[broker]` table.
-    pub fn start_with(state: &Path, broker: &str) -> Self {
-        let config = state.with_extension("fleet.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "state_dir = \"{}\"\n[broker]\n{broker}\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n[limits]\nmax_message_bytes = \"64KiB\"\n",
-                state.display()
-            ),
-        )
-        .unwrap_or_else(|e| panic!("write config: {e}"));
-        Self::start_file(&config, &[])
+    /// Writes `config` beside `state` and starts `fleet serve` with it.
+    pub fn start_config(state: &Path, config: &FleetConfig) -> Self {
+        let path = state.with_extension("fleet.toml");
+        std::fs::write(&path, config.to_string()).unwrap_or_else(|e| panic!("write config: {e}"));
+        Self::start_file(&path, &[])
     }
 
     /// Starts `fleet serve --config FILE` with extra environment (FLEET_* overrides).
@@ -72,22 +60,11 @@ impl Fleet {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start fleet: {e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = loop {
-            match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) if line.starts_with("fleet ready ") => break line,
-                Ok(_) => {}
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("fleet serve did not become ready");
-                }
-            }
+        // `fleet ready mqtt=HOST:PORT [mqtts=ADDR] admin=ADDR public_key=HEX`: the admin API
+        // and the TLS listener bind port 0 and report the address they got.
+        let Some(line) = ready_line(&mut child, "fleet ready ", Duration::from_secs(60)) else {
+            let _ = child.kill();
+            panic!("fleet serve did not become ready");
         };
         let field = |name: &str| {
             line.split_whitespace()
@@ -133,18 +110,32 @@ impl Fleet {
         what: &str,
         check: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let (status, value) = self.admin("GET", &format!("/api/devices/{id}"));
-            if status == 200 && check(&value["device"]) {
-                return value["device"].clone();
+        eventually(
+            &format!("device {id}: {what}"),
+            Duration::from_secs(secs),
+            || {
+                let (status, value) = self.admin("GET", &format!("/api/devices/{id}"));
+                if status == 200 && check(&value["device"]) {
+                    Ok(value["device"].clone())
+                } else {
+                    Err(value)
+                }
+            },
+        )
+    }
+
+    /// Waits until the fleet counted at least `at_least` messages rejected for `reason`;
+    /// returns its stats.
+    pub fn wait_rejected(&self, reason: &str, at_least: u64) -> serde_json::Value {
+        let what = format!("{at_least} {reason} rejection(s) counted");
+        eventually(&what, Duration::from_secs(30), || {
+            let (_, stats) = self.admin("GET", "/api/stats");
+            if stats["rejected"][reason].as_u64().unwrap_or(0) >= at_least {
+                Ok(stats)
+            } else {
+                Err(stats)
             }
-            assert!(
-                Instant::now() < deadline,
-                "device {id}: {what} not reached; last {value}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 
     /// Waits for the device's hello (pending), then approves it.
@@ -152,6 +143,34 @@ impl Fleet {
         self.wait_device(id, 120, "hello", |d| d["approval"] == "pending");
         let (status, reply) = self.admin("POST", &format!("/api/devices/{id}/approve"));
         assert_eq!(status, 200, "approve {id}: {reply}");
+    }
+
+    /// Starts an `edged` with `config` in `state`, approves it once its hello arrived, and
+    /// waits until its fleet link is up; returns it and its device id.
+    pub fn approved_edged(&self, state: &Path, config: &EdgedConfig) -> (Daemon, String) {
+        let edged = Daemon::start(state, config);
+        let id = edged
+            .device
+            .clone()
+            .unwrap_or_else(|| panic!("edged with a [fleet] table names its device"));
+        self.approve(&id);
+        eventually(
+            "the box's fleet link is up",
+            Duration::from_secs(60),
+            || {
+                let (_, status) = edged.get_json("/v2/status");
+                crate::wait::when(
+                    status["fleet"]["connected"] == true,
+                    status["fleet"].clone(),
+                )
+            },
+        );
+        (edged, id)
+    }
+
+    /// The config of an `edged` uploading to this fleet over plain TCP.
+    pub fn edged_config(&self, state: &Path) -> EdgedConfig {
+        EdgedConfig::new(state).fleet(&self.mqtt, &self.public_key)
     }
 
     pub fn kill9(mut self) {
@@ -165,22 +184,6 @@ impl Drop for Fleet {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// An edged config (the example MLP, HTTP on port 0) uploading to the fleet at `broker`;
-/// `link` holds the transport keys (`transport = "tcp"`, or the TLS files), `extra` goes before
-/// the `[fleet]` table. Short timeouts, so tests see resends and reconnects quickly.
-pub fn edged_fleet_config(
-    state: &Path,
-    broker: &str,
-    public_key: &str,
-    link: &str,
-    extra: &str,
-) -> String {
-    format!(
-        "{}{extra}[fleet]\nbroker = \"{broker}\"\n{link}public_key = \"{public_key}\"\nbatch_size = 64\nack_timeout = \"1s\"\ntelemetry_interval = \"200ms\"\nreconnect_max = \"200ms\"\n",
-        base_config(state),
-    )
 }
 
 /// Sends `n` predictions (request ids `{tag}-{i}`) and labels every other one; returns the

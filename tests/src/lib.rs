@@ -1,14 +1,20 @@
 //! Helpers for end-to-end tests that start the real `edged` and `fleet` binaries.
 
+pub mod config;
 pub mod daemon;
 pub mod fleet;
 pub mod load;
 pub mod mosquitto;
 pub mod release;
 pub mod sim;
+pub mod wait;
 
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
@@ -51,4 +57,37 @@ pub fn run(cmd: &mut Command) -> (Output, String, String) {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output, stdout, stderr)
+}
+
+/// A free loopback port (bound, read and released), for the two servers that cannot bind
+/// port 0 and report the port they got: the embedded rumqttd broker of `fleet serve` (it
+/// binds inside its own thread) and Mosquitto. Every other server under test binds port 0
+/// itself and the test reads the address from its ready line.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("free port: {e}"))
+}
+
+/// Reads the piped stdout of `child` until a line starts with `prefix` (a server's ready
+/// line, which names the addresses it bound) and returns that line; `None` when the output
+/// ends or `timeout` passes first. The rest of stdout keeps being drained.
+pub fn ready_line(child: &mut Child, prefix: &str, timeout: Duration) -> Option<String> {
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .ok()?;
+        if line.starts_with(prefix) {
+            return Some(line);
+        }
+    }
 }

@@ -1,10 +1,13 @@
-//! A real Mosquitto broker for a test, on a free loopback port, plus helpers that drive it
-//! with the mosquitto_pub and mosquitto_sub clients (what a box owner would use).
+//! A real Mosquitto broker for a test, on a free loopback port (Mosquitto cannot bind port 0
+//! and report the port it got), plus helpers that drive it with the mosquitto_pub and
+//! mosquitto_sub clients (what a box owner would use).
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::wait::eventually;
 
 /// A running broker.
 #[derive(Debug)]
@@ -29,11 +32,7 @@ fn require(program: &str) {
 impl Mosquitto {
     /// Starts a broker on a free port, keeping its config in `dir`.
     pub fn start(dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("free port: {e}"));
-        Self::start_on(dir, port)
+        Self::start_on(dir, crate::free_port())
     }
 
     /// Starts a broker on `port` (a restart reuses the port the daemon knows).
@@ -65,18 +64,13 @@ impl Mosquitto {
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        let what = format!("mosquitto listening on {}", self.port);
+        eventually(&what, Duration::from_secs(10), || {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("mosquitto exited with {status} ({})", self.conf.display());
             }
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not listen on {}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            TcpStream::connect(("127.0.0.1", self.port)).map(drop)
+        });
     }
 
     pub fn addr(&self) -> String {

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2e::daemon::{Daemon, base_config, install_model, mlp_request, set_current, try_http};
+use e2e::config::EdgedConfig;
+use e2e::daemon::{Daemon, install_model, mlp_request, set_current, try_http};
+use e2e::wait::{eventually, when};
 
 /// Every prediction stored for the MLP, by page, as (prediction id, request id, label).
 fn all_predictions(d: &Daemon) -> Vec<(String, Option<String>, Option<Vec<u64>>)> {
@@ -102,14 +104,11 @@ fn stream(
 }
 
 fn wait_for(progress: &AtomicUsize, at_least: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while progress.load(Ordering::SeqCst) < at_least {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "clients made no progress"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let what = format!("{at_least} requests answered to the clients");
+    eventually(&what, Duration::from_secs(60), || {
+        let done = progress.load(Ordering::SeqCst);
+        when(done >= at_least, done)
+    });
 }
 
 #[test]
@@ -117,7 +116,7 @@ fn kill_9_while_streaming_loses_no_acknowledged_prediction_or_label_and_duplicat
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     install_model(&state, "mlp", 1);
-    let config = base_config(&state);
+    let config = EdgedConfig::new(&state);
     let d = Daemon::start(&state, &config);
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Acked::default()));
@@ -196,10 +195,9 @@ fn sigterm_drains_requests_in_flight_flushes_and_exits_0() {
     let state = dir.path().join("state");
     install_model(&state, "mlp", 1);
     // Acknowledgements do not wait for the disk here: only the shutdown flush saves them.
-    let config = format!(
-        "{}[store]\ndurable_ack = false\nbackground_flush = \"60s\"\n",
-        base_config(&state)
-    );
+    let config = EdgedConfig::new(&state)
+        .set("store", "durable_ack", false)
+        .set("store", "background_flush", Duration::from_secs(60));
     let d = Daemon::start(&state, &config);
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Acked::default()));
@@ -242,7 +240,7 @@ fn full_quota_evicts_oldest_unlabelled_first_keeps_labelled_and_counts_every_dro
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     install_model(&state, "mlp", 1);
-    let config = format!("{}[store]\nquota = \"64KiB\"\n", base_config(&state));
+    let config = EdgedConfig::new(&state).set("store", "quota", "64KiB");
     let d = Daemon::start(&state, &config);
     let mut ids = Vec::new();
     let mut labelled = Vec::new();
@@ -315,7 +313,7 @@ fn model_swap_under_load_fails_no_request() {
     install_model(&state, "mlp", 1);
     install_model(&state, "mlp", 2);
     set_current(&state, "mlp", 1);
-    let d = Daemon::start(&state, &base_config(&state));
+    let d = Daemon::start(&state, &EdgedConfig::new(&state));
     let stop = Arc::new(AtomicBool::new(false));
     let failures = Arc::new(AtomicUsize::new(0));
     let versions = Arc::new(Mutex::new(Vec::new()));
@@ -363,14 +361,14 @@ fn model_swap_under_load_fails_no_request() {
     // SIGHUP swaps back.
     set_current(&state, "mlp", 1);
     d.signal("HUP");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while d.get_json("/v2/models/mlp").1["versions"][0] != "1" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "SIGHUP did not swap the model back"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    eventually(
+        "SIGHUP swapped the model back",
+        Duration::from_secs(30),
+        || {
+            let (_, model) = d.get_json("/v2/models/mlp");
+            when(model["versions"][0] == "1", model)
+        },
+    );
     stop.store(true, Ordering::SeqCst);
     for c in clients {
         c.join().expect("client");
@@ -437,7 +435,7 @@ fn full_disk_refuses_with_store_failed_keeps_serving_and_loses_no_acknowledged_p
     let state = dir.path().join("state");
     let disk = SmallDisk::mount(&state, "3m");
     install_model(&state, "mlp", 1);
-    let config = format!("{}[store]\nquota = \"1GiB\"\n", base_config(&state));
+    let config = EdgedConfig::new(&state).set("store", "quota", "1GiB");
     let d = Daemon::start(&state, &config);
     let mut acked = HashMap::new();
     let mut refused = None;

@@ -3,15 +3,20 @@
 
 #![allow(clippy::expect_used)] // test helpers outside #[test] fns
 
-use e2e::daemon::{Daemon, base_config, install_model, mlp_request};
+use e2e::config::{self, EdgedConfig};
+use e2e::daemon::{Daemon, install_model, mlp_request};
 use e2e::{binary, run};
 use serde_json::Value;
 
-fn daemon(extra: &str) -> (tempfile::TempDir, Daemon) {
+/// An edged serving the example MLP, with the `(table, key, value)` settings `extra`.
+fn daemon(extra: &[(&str, &str, config::Value)]) -> (tempfile::TempDir, Daemon) {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     install_model(&state, "mlp", 1);
-    let config = format!("{}{extra}", base_config(&state));
+    let mut config = EdgedConfig::new(&state);
+    for (table, key, value) in extra {
+        config = config.set(table, key, value.clone());
+    }
     let daemon = Daemon::start(&state, &config);
     (dir, daemon)
 }
@@ -23,7 +28,7 @@ fn argmax(row: &[Value]) -> u32 {
 
 #[test]
 fn health_metadata_and_inference_follow_the_open_inference_protocol() {
-    let (_dir, d) = daemon("");
+    let (_dir, d) = daemon(&[]);
     assert_eq!(
         d.get_json("/v2/health/live"),
         (200, serde_json::json!({"live": true}))
@@ -74,7 +79,7 @@ fn health_metadata_and_inference_follow_the_open_inference_protocol() {
 
 #[test]
 fn labels_join_predictions_by_id_or_request_id_and_feed_quality_metrics() {
-    let (_dir, d) = daemon("");
+    let (_dir, d) = daemon(&[]);
     let mut correct = 0;
     let total = 20;
     for i in 0..total {
@@ -171,7 +176,7 @@ fn labels_join_predictions_by_id_or_request_id_and_feed_quality_metrics() {
 
 #[test]
 fn replayed_request_id_returns_the_stored_prediction_without_a_second_record() {
-    let (_dir, d) = daemon("");
+    let (_dir, d) = daemon(&[]);
     let (_, first) = d.post_json("/v2/models/mlp/infer", &mlp_request(Some("same"), 1, 1));
     let (status, second) = d.post_json("/v2/models/mlp/infer", &mlp_request(Some("same"), 1, 1));
     assert_eq!(status, 200);
@@ -188,7 +193,7 @@ fn replayed_request_id_returns_the_stored_prediction_without_a_second_record() {
 
 #[test]
 fn replayed_label_is_idempotent_and_a_conflicting_label_is_409() {
-    let (_dir, d) = daemon("");
+    let (_dir, d) = daemon(&[]);
     let (_, reply) = d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 1));
     let id = reply["parameters"]["prediction_id"].clone();
     let label = serde_json::json!({"prediction_id": id, "label": 2}).to_string();
@@ -225,7 +230,7 @@ fn refused(d: &Daemon, path: &str, body: &str, status: u16, code: &str) {
 
 #[test]
 fn malformed_json_is_400_not_json() {
-    let (_dir, d) = daemon("");
+    let (_dir, d) = daemon(&[]);
     refused(
         &d,
         "/v2/models/mlp/infer",
@@ -248,7 +253,7 @@ fn malformed_json_is_400_not_json() {
 
 #[test]
 fn wrong_shape_dtype_or_input_name_is_400_bad_input() {
-    let (_dir, d) = daemon("");
+    let (_dir, d) = daemon(&[]);
     let shape = r#"{"inputs":[{"name":"x","shape":[1,15],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]}]}"#;
     refused(&d, "/v2/models/mlp/infer", shape, 400, "bad_input");
     let dtype = mlp_request(None, 1, 1).replace("FP32", "INT64");
@@ -277,7 +282,7 @@ fn wrong_shape_dtype_or_input_name_is_400_bad_input() {
 
 #[test]
 fn oversized_body_is_413_too_large() {
-    let (_dir, d) = daemon("[limits]\nmax_request_bytes = \"4KiB\"\n");
+    let (_dir, d) = daemon(&[("limits", "max_request_bytes", "4KiB".into())]);
     let big = mlp_request(None, 64, 1);
     assert!(big.len() > 4096);
     refused(&d, "/v2/models/mlp/infer", &big, 413, "too_large");
@@ -296,7 +301,7 @@ fn oversized_body_is_413_too_large() {
 
 #[test]
 fn unknown_model_is_404_and_creates_no_series_for_made_up_names() {
-    let (_dir, d) = daemon("");
+    let (_dir, d) = daemon(&[]);
     refused(
         &d,
         "/v2/models/nope/infer",
@@ -316,7 +321,7 @@ fn unknown_model_is_404_and_creates_no_series_for_made_up_names() {
 
 #[test]
 fn label_for_an_unknown_prediction_is_404_unknown_prediction() {
-    let (_dir, d) = daemon("");
+    let (_dir, d) = daemon(&[]);
     refused(
         &d,
         "/v2/models/mlp/labels",
@@ -335,7 +340,7 @@ fn label_for_an_unknown_prediction_is_404_unknown_prediction() {
 
 #[test]
 fn malformed_labels_are_400_bad_label() {
-    let (_dir, d) = daemon("");
+    let (_dir, d) = daemon(&[]);
     let (_, reply) = d.post_json("/v2/models/mlp/infer", &mlp_request(None, 2, 1));
     let id = reply["parameters"]["prediction_id"].clone();
     for body in [
@@ -360,7 +365,7 @@ fn malformed_labels_are_400_bad_label() {
 
 #[test]
 fn status_command_summarises_a_running_daemon() {
-    let (_dir, d) = daemon("");
+    let (_dir, d) = daemon(&[]);
     for i in 0..5 {
         d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, i));
     }
@@ -385,7 +390,7 @@ fn two_models_are_served_side_by_side_with_their_own_metrics() {
     let state = dir.path().join("state");
     install_model(&state, "mlp", 1);
     install_model(&state, "mlp-b", 7);
-    let config = format!("{}[models.mlp-b]\ndevice = \"cpu\"\n", base_config(&state));
+    let config = EdgedConfig::new(&state).model("mlp-b");
     let d = Daemon::start(&state, &config);
     let (status, a) = d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 1));
     assert_eq!(status, 200);
@@ -418,8 +423,8 @@ fn two_models_are_served_side_by_side_with_their_own_metrics() {
 
 #[test]
 fn inputs_are_stored_for_the_sampled_share_of_predictions() {
-    for (share, expected) in [("1.0", true), ("0.0", false)] {
-        let (_dir, d) = daemon(&format!("[store]\nsample_inputs = {share}\n"));
+    for (share, expected) in [(1.0, true), (0.0, false)] {
+        let (_dir, d) = daemon(&[("store", "sample_inputs", share.into())]);
         let request = mlp_request(None, 2, 5);
         let (_, reply) = d.post_json("/v2/models/mlp/infer", &request);
         let id = reply["parameters"]["prediction_id"].as_str().expect("id");
@@ -448,10 +453,8 @@ fn binary_model_reports_roc_auc_and_threshold_accuracy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     e2e::daemon::install_binary_model(&state, "fraud");
-    let config = format!(
-        "state_dir = \"{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[models.fraud]\ndevice = \"cpu\"\nbinary_threshold = 0.5\n",
-        state.display()
-    );
+    let config =
+        EdgedConfig::serving(&state, &["fraud"]).set("models.fraud", "binary_threshold", 0.5);
     let d = Daemon::start(&state, &config);
     // score = sigmoid(x0). Positives at x0 = -1, 1, 2; negatives at -2, 0.3, 0:
     // 7 of 9 (positive, negative) pairs are ranked right, so AUC = 7/9; at threshold 0.5

@@ -5,7 +5,8 @@
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
-use e2e::daemon::{Daemon, base_config, install_model};
+use e2e::config::EdgedConfig;
+use e2e::daemon::{Daemon, install_model};
 use e2e::{binary, repo_root, run};
 
 const BAD_CONFIG: &str = r#"
@@ -19,6 +20,18 @@ background_flush = 5
 [models.mlp]
 device = "tpu"
 "#;
+
+/// A CA and a client certificate `box` in `pki`, made by the shipped script.
+fn box_pki(pki: &std::path::Path) {
+    for args in [&["ca"][..], &["client", "box"]] {
+        let (out, _, stderr) = run(std::process::Command::new(
+            repo_root().join("scripts/make-certs.sh"),
+        )
+        .arg(pki)
+        .args(args));
+        assert!(out.status.success(), "{stderr}");
+    }
+}
 
 #[test]
 fn config_check_reports_every_bad_key_at_once() {
@@ -74,14 +87,7 @@ fn run_with_a_bad_config_exits_64_with_the_same_report() {
         "{stderr}"
     );
     let pki = dir.path().join("pki");
-    for args in [&["ca"][..], &["client", "box"]] {
-        let (out, _, stderr) = run(std::process::Command::new(
-            repo_root().join("scripts/make-certs.sh"),
-        )
-        .arg(&pki)
-        .args(args));
-        assert!(out.status.success(), "{stderr}");
-    }
+    box_pki(&pki);
     let file = |name: &str| pki.join(name);
     let (ok, _, stderr) = run(binary("edged")
         .args(["config", "check"])
@@ -98,7 +104,7 @@ fn a_model_that_cannot_load_stops_startup_with_a_clear_error() {
     let state = dir.path().join("state");
     std::fs::create_dir_all(state.join("models/mlp")).expect("mkdir");
     let config = dir.path().join("edged.toml");
-    std::fs::write(&config, base_config(&state)).expect("write");
+    std::fs::write(&config, EdgedConfig::new(&state).to_string()).expect("write");
     let (out, _, stderr) = run(binary("edged").args(["run", "--config"]).arg(&config));
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -119,7 +125,7 @@ fn systemd_gets_ready_only_when_serving_then_watchdog_keepalives_then_stopping()
         .expect("timeout");
     let d = Daemon::start_with_env(
         &state,
-        &base_config(&state),
+        &EdgedConfig::new(&state),
         &[
             ("NOTIFY_SOCKET", socket_path.to_str().expect("utf8")),
             ("WATCHDOG_USEC", "200000"),
@@ -189,4 +195,77 @@ fn systemd_unit_verifies_and_its_hardening_scores_ok() {
         .args(["security", "--offline=true", "--threshold=30"])
         .arg(&path));
     assert!(out.status.success(), "exposure over 3.0:\n{stdout}{stderr}");
+}
+
+#[test]
+fn the_configs_the_tests_build_pass_edged_config_check() {
+    // Every shape of config the e2e tests start edged with, from tests/src/config.rs.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let pki = dir.path().join("pki");
+    box_pki(&pki);
+    let key = |seed: u8| {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        hex::encode(key.verifying_key().as_bytes())
+    };
+    let (fleet_key, root_key) = (key(1), key(2));
+    let fleet = || EdgedConfig::new(&state).fleet("127.0.0.1:1883", &fleet_key);
+    let configs = [
+        ("plain", EdgedConfig::new(&state)),
+        ("two models", EdgedConfig::new(&state).model("mlp-b")),
+        (
+            "binary model",
+            EdgedConfig::serving(&state, &["fraud"]).set("models.fraud", "binary_threshold", 0.5),
+        ),
+        (
+            "limits and store",
+            EdgedConfig::new(&state)
+                .set("limits", "max_request_bytes", "4KiB")
+                .set("store", "durable_ack", false)
+                .set("store", "background_flush", Duration::from_secs(60))
+                .set("store", "quota", "64KiB")
+                .set("store", "sample_inputs", 1.0),
+        ),
+        (
+            "local MQTT",
+            EdgedConfig::new(&state).mqtt("127.0.0.1:1883", "edged-test"),
+        ),
+        ("fleet", fleet()),
+        ("fleet over TLS", fleet().fleet_tls(&pki, Some("box"))),
+        (
+            "fleet over TLS, no client certificate",
+            fleet().fleet_tls(&pki, None),
+        ),
+        (
+            "fleet, tags and updates",
+            fleet()
+                .set("fleet.tags", "site", "a")
+                .updates(&root_key)
+                .set("updates", "chunk_bytes", "64KiB")
+                .set("updates", "fetch_timeout", Duration::from_secs(1))
+                .set("updates", "health_window", Duration::ZERO)
+                .set("updates", "health_min_samples", 5)
+                .set("updates", "shadow_window", Duration::from_millis(1500))
+                .set("updates", "shadow_min_samples", 10)
+                .set("updates", "shadow_min_agreement", 0.9),
+        ),
+        (
+            "fleet bench",
+            fleet()
+                .set("store", "quota", "4GiB")
+                .set("fleet", "batch_size", 2000)
+                .set("fleet", "ack_timeout", Duration::from_secs(10))
+                .set("fleet", "telemetry_interval", Duration::from_secs(5)),
+        ),
+    ];
+    for (name, config) in configs {
+        let text = config.to_string();
+        let path = dir.path().join("edged.toml");
+        std::fs::write(&path, &text).expect("write");
+        let (out, _, stderr) = run(binary("edged").args(["config", "check"]).arg(&path));
+        assert!(
+            out.status.success(),
+            "{name}: edged config check refused\n{text}\n{stderr}"
+        );
+    }
 }

@@ -3,19 +3,23 @@
 
 #![allow(clippy::expect_used)] // test helpers outside #[test] fns
 
-use e2e::daemon::{Daemon, base_config, install_model, mlp_request};
-use e2e::mosquitto::Mosquitto;
+use std::time::Duration;
 
-fn setup(extra: &str) -> (tempfile::TempDir, Mosquitto, Daemon) {
+use e2e::config::EdgedConfig;
+use e2e::daemon::{Daemon, install_model, mlp_request};
+use e2e::mosquitto::Mosquitto;
+use e2e::wait::{eventually, when};
+
+/// Mosquitto and an edged on it as `edged-test`; `limit` sets `[limits] max_request_bytes`.
+fn setup(limit: Option<&str>) -> (tempfile::TempDir, Mosquitto, Daemon) {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = Mosquitto::start(dir.path());
     let state = dir.path().join("state");
     install_model(&state, "mlp", 1);
-    let config = format!(
-        "{}[mqtt]\nbroker = \"{}\"\nclient_id = \"edged-test\"\nreconnect_max = \"200ms\"\n{extra}",
-        base_config(&state),
-        broker.addr()
-    );
+    let mut config = EdgedConfig::new(&state).mqtt(&broker.addr(), "edged-test");
+    if let Some(limit) = limit {
+        config = config.set("limits", "max_request_bytes", limit);
+    }
     let daemon = Daemon::start(&state, &config);
     wait_subscribed(&broker, &daemon);
     (dir, broker, daemon)
@@ -40,7 +44,7 @@ fn wait_subscribed(broker: &Mosquitto, daemon: &Daemon) {
 
 #[test]
 fn predictions_and_labels_with_mosquitto_pub_and_sub() {
-    let (_dir, broker, d) = setup("");
+    let (_dir, broker, d) = setup(None);
     let sub = broker.subscribe("edged/models/mlp/out", 1);
     broker.publish(
         "edged/models/mlp/in",
@@ -64,23 +68,18 @@ fn predictions_and_labels_with_mosquitto_pub_and_sub() {
         "edged/models/mlp/label",
         br#"{"request_id": "m-1", "label": [0, 3]}"#,
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    eventually("the MQTT label stored", Duration::from_secs(30), || {
         let (_, stored) = d.get_json(&format!("/v2/models/mlp/predictions/{id}"));
-        if stored["label"]["classes"] == serde_json::json!([0, 3]) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "label not stored: {stored}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+        when(
+            stored["label"]["classes"] == serde_json::json!([0, 3]),
+            stored,
+        )
+    });
 }
 
 #[test]
 fn each_bad_mqtt_input_gets_a_message_on_the_error_topic() {
-    let (_dir, broker, d) = setup("[limits]\nmax_request_bytes = \"4KiB\"\n");
+    let (_dir, broker, d) = setup(Some("4KiB"));
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("edged/models/mlp/in", b"{not json".to_vec(), "not_json"),
         (
@@ -142,7 +141,7 @@ fn each_bad_mqtt_input_gets_a_message_on_the_error_topic() {
 
 #[test]
 fn daemon_reconnects_after_the_broker_is_killed_and_restarted() {
-    let (dir, mut broker, d) = setup("");
+    let (dir, mut broker, d) = setup(None);
     let port = broker.port;
     broker.kill();
     // HTTP keeps serving while the broker is down.
@@ -161,11 +160,7 @@ fn kill_9_mid_stream_then_restart_processes_every_message_exactly_once() {
     let broker = Mosquitto::start(dir.path());
     let state = dir.path().join("state");
     install_model(&state, "mlp", 1);
-    let config = format!(
-        "{}[mqtt]\nbroker = \"{}\"\nclient_id = \"edged-crash\"\nreconnect_max = \"200ms\"\n",
-        base_config(&state),
-        broker.addr()
-    );
+    let config = EdgedConfig::new(&state).mqtt(&broker.addr(), "edged-crash");
     let d = Daemon::start(&state, &config);
     wait_subscribed(&broker, &d);
     let total = 3000usize;
@@ -179,7 +174,7 @@ fn kill_9_mid_stream_then_restart_processes_every_message_exactly_once() {
     assert_eq!(sub.wait().len(), 300);
     d.kill9();
     // Without MQTT, see what survived the kill: a strict part of the stream.
-    let offline = Daemon::start(&state, &base_config(&state));
+    let offline = Daemon::start(&state, &EdgedConfig::new(&state));
     let survived = list_request_ids(&offline)
         .iter()
         .filter(|r| r.starts_with('k'))
@@ -190,19 +185,12 @@ fn kill_9_mid_stream_then_restart_processes_every_message_exactly_once() {
     );
     offline.terminate();
     let d = Daemon::start(&state, &config);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let stored = loop {
+    let what = format!("all {total} messages stored after the restart");
+    let stored = eventually(&what, Duration::from_secs(120), || {
         let stored = list_request_ids(&d);
         let wanted = stored.iter().filter(|r| r.starts_with('k')).count();
-        if wanted >= total {
-            break stored;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "only {wanted} of {total} messages stored after the restart"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+        when(wanted >= total, format!("only {wanted} of {total}")).map(|()| stored)
+    });
     let mut seen = std::collections::HashSet::new();
     for r in stored.iter().filter(|r| r.starts_with('k')) {
         assert!(seen.insert(r.clone()), "request {r} stored twice");

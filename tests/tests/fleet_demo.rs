@@ -7,8 +7,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use e2e::wait::eventually;
 use e2e::{binary, repo_root, run};
 
 fn demo(dir: &std::path::Path, extra: &[&str]) -> String {
@@ -123,14 +124,13 @@ fn ctrl_c_stops_the_demo_and_every_process_it_started() {
         .status()
         .expect("kill");
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let code = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status.code();
-        }
-        assert!(Instant::now() < deadline, "the demo did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = eventually("the demo stopped", Duration::from_secs(30), || match child
+        .try_wait()
+        .expect("wait")
+    {
+        Some(status) => Ok(status.code()),
+        None => Err("still running"),
+    });
     assert_eq!(code, Some(130));
     // No edged or fleet serve of this demo is left running.
     let (_, ps, _) = run(std::process::Command::new("ps").args(["-eo", "args"]));

@@ -35,15 +35,13 @@ fn setup() -> Setup {
     let root = dir.path().to_path_buf();
     let keys = root.join("keys");
     let config = root.join("fleet.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir = \"{}\"\n[admin]\ntoken = \"{}\"\n",
-            root.join("state").display(),
-            e2e::fleet::TOKEN
-        ),
-    )
-    .expect("config");
+    let mut text = e2e::config::Toml::default();
+    text.set("", "state_dir", root.join("state").as_path()).set(
+        "admin",
+        "token",
+        e2e::fleet::TOKEN,
+    );
+    std::fs::write(&config, text.to_string()).expect("config");
     let (ok, stdout, stderr) = fleet(&["keys", "init", "--out", &s(&keys)]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("root_public_key "), "{stdout}");

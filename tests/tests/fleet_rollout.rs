@@ -9,11 +9,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e::daemon::{Daemon, install_model, mlp_request};
-use e2e::fleet::{Fleet, TOKEN, edged_fleet_config, free_port};
-use e2e::{binary, run};
+use e2e::fleet::{Fleet, TOKEN};
+use e2e::wait::{eventually, when};
+use e2e::{binary, free_port, run};
 
 fn fleet_cli(args: &[&str]) -> (bool, String, String) {
     let (out, stdout, stderr) = run(binary("fleet").args(args));
@@ -39,23 +40,15 @@ impl World {
             .map(|(i, site)| {
                 let state = dir.path().join(format!("box{i}"));
                 install_model(&state, "mlp", 1);
-                let config = edged_fleet_config(
-                    &state,
-                    &fleet.mqtt,
-                    &fleet.public_key,
-                    "transport = \"tcp\"\n",
-                    "",
-                ) + &format!(
+                let config = fleet
+                    .edged_config(&state)
+                    .set("fleet.tags", "site", *site)
+                    .updates(&root_key)
                     // The fleet's gates are under test: the box's own health window is off.
-                    "[fleet.tags]\nsite = \"{site}\"\n[updates]\nroot_key = \"{root_key}\"\nhealth_window = \"0s\"\n"
-                );
-                Daemon::start(&state, &config)
+                    .set("updates", "health_window", Duration::ZERO);
+                fleet.approved_edged(&state, &config).0
             })
             .collect();
-        for b in &boxes {
-            let id = b.device.clone().expect("id");
-            fleet.approve(&id);
-        }
         World {
             dir,
             keys,
@@ -86,26 +79,27 @@ impl World {
 
     /// Waits until the rollout's state is `state`; returns its status JSON.
     fn wait_rollout(&self, id: &str, state: &str, secs: u64) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
+        let what = format!("rollout {id} {state}");
+        eventually(&what, Duration::from_secs(secs), || {
             let (_, status) = self.fleet.admin("GET", &format!("/api/rollouts/{id}"));
             if status["rollout"]["state"] == state {
-                return status;
+                Ok(status)
+            } else {
+                Err(format!("{status:#}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "rollout {id} never {state}: {status:#}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 }
 
 impl World {
+    fn boxes(&self) -> Vec<&Daemon> {
+        self.boxes.iter().collect()
+    }
+
     /// Waits until `n` devices of the rollout are in `state` (their reports lag the switch).
     fn wait_count(&self, id: &str, state: &str, n: u64) -> u64 {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let what = format!("{n} devices of rollout {id} {state}");
+        eventually(&what, Duration::from_secs(30), || {
             let (_, status) = self.fleet.admin("GET", &format!("/api/rollouts/{id}"));
             let count: u64 = status["waves"]
                 .as_array()
@@ -113,13 +107,17 @@ impl World {
                 .iter()
                 .map(|w| w["states"][state].as_u64().unwrap_or(0))
                 .sum();
-            if count == n {
-                return count;
-            }
-            assert!(Instant::now() < deadline, "{count} {state}: {status:#}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            when(count == n, format!("{count} {state}: {status:#}")).map(|()| count)
+        })
     }
+}
+
+/// Waits until every box serves `version`.
+fn wait_served(what: &str, secs: u64, boxes: &[&Daemon], version: &str) {
+    eventually(what, Duration::from_secs(secs), || {
+        let served: Vec<String> = boxes.iter().map(|b| served_version(b)).collect();
+        when(served.iter().all(|v| v == version), served.join(","))
+    });
 }
 
 fn served_version(d: &Daemon) -> String {
@@ -228,14 +226,7 @@ fn a_three_wave_rollout_completes_and_status_shows_each_wave() {
     // A finished rollout can be rolled back by the operator; every box goes back to 1.
     let (success, _, stderr) = w.rollout(&["rollback", &id]);
     assert!(success, "{stderr}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while w.boxes.iter().any(|b| served_version(b) != "1") {
-        assert!(
-            Instant::now() < deadline,
-            "boxes did not go back to version 1"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_served("boxes back on version 1", 60, &w.boxes(), "1");
     w.wait_rollout(&id, "rolled_back", 10);
     assert_eq!(w.wait_count(&id, "rolled_back", 3), 3);
 }
@@ -281,11 +272,7 @@ fn a_version_that_raises_the_error_rate_halts_at_the_canary_and_rolls_back() {
         .as_str()
         .expect("canary")
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while w.boxes.iter().any(|b| served_version(b) != "1") {
-        assert!(Instant::now() < deadline, "the canary did not go back");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_served("the canary back on version 1", 30, &w.boxes(), "1");
     for b in &w.boxes {
         let got_it = b.state.join("models/mlp/3").exists();
         assert_eq!(
@@ -324,7 +311,23 @@ fn a_version_with_worse_accuracy_on_labels_is_halted_by_the_accuracy_gate() {
             .collect(),
         stop.clone(),
     );
-    std::thread::sleep(Duration::from_millis(800)); // version 1's accuracy reaches telemetry
+    // Version 1's accuracy on the labels reaches the fleet in the boxes' telemetry: the gate
+    // has something to compare version 4 with.
+    for b in &w.boxes {
+        let id = b.device.as_deref().expect("id");
+        w.fleet
+            .wait_device(id, 30, "version 1's accuracy in telemetry", |d| {
+                d["telemetry"]["models"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|m| {
+                        m["model"] == "mlp"
+                            && m["version"] == "1"
+                            && m["quality"]["accuracy"].is_number()
+                    })
+            });
+    }
     // Only site a: the box at site b is never targeted.
     let (success, stdout, stderr) = w.rollout(&[
         "create",
@@ -353,11 +356,7 @@ fn a_version_with_worse_accuracy_on_labels_is_halted_by_the_accuracy_gate() {
     );
     let reason = status["rollout"]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("accuracy"), "{reason}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while w.boxes.iter().any(|b| served_version(b) != "1") {
-        assert!(Instant::now() < deadline, "the canary did not go back");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_served("the canary back on version 1", 30, &w.boxes(), "1");
 }
 
 #[test]
@@ -452,14 +451,7 @@ fn an_offline_box_does_not_hold_the_rollout_back_and_catches_up_when_it_returns(
     }
     // Back online: the desired state waiting for it is sent with its hello.
     let back = Daemon::start(&state, &config);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while served_version(&back) != "2" {
-        assert!(
-            Instant::now() < deadline,
-            "the returning box did not catch up"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_served("the returning box caught up", 60, &[&back], "2");
     // Its report reaches the fleet just after the switch.
     assert_eq!(w.wait_count(&id, "active", 3), 3);
 }

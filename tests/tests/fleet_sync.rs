@@ -6,24 +6,14 @@
 #![allow(clippy::expect_used)] // test helpers outside #[test] fns
 
 use e2e::daemon::{Daemon, install_model};
-use e2e::fleet::{Fleet, edged_fleet_config, free_port, traffic};
-use e2e::{binary, run};
+use e2e::fleet::{Fleet, traffic};
+use e2e::{binary, free_port, run};
 
+/// An edged in `dir/name` uploading to `fleet`, not approved yet.
 fn edged(dir: &std::path::Path, name: &str, fleet: &Fleet) -> Daemon {
-    edged_with(dir, name, fleet, "")
-}
-
-fn edged_with(dir: &std::path::Path, name: &str, fleet: &Fleet, extra: &str) -> Daemon {
     let state = dir.join(name);
     install_model(&state, "mlp", 1);
-    let config = edged_fleet_config(
-        &state,
-        &fleet.mqtt,
-        &fleet.public_key,
-        "transport = \"tcp\"\n",
-        extra,
-    );
-    Daemon::start(&state, &config)
+    Daemon::start(&state, &fleet.edged_config(&state))
 }
 
 #[test]
@@ -217,21 +207,6 @@ fn publish_all(
     }
 }
 
-fn wait_rejected(fleet: &Fleet, reason: &str, at_least: u64) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (_, stats) = fleet.admin("GET", "/api/stats");
-        if stats["rejected"][reason].as_u64().unwrap_or(0) >= at_least {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {reason} rejection counted: {stats}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn forged_replayed_misattributed_garbage_and_wrong_version_messages_are_refused_and_counted() {
     use edge_protocol::envelope::{Envelope, Kind};
@@ -314,12 +289,12 @@ fn forged_replayed_misattributed_garbage_and_wrong_version_messages_are_refused_
             (topics::up(&victim_id, Kind::Records), vec![b'E'; 70 << 10]),
         ],
     );
-    wait_rejected(&fleet, "bad_signature", 1);
-    wait_rejected(&fleet, "wrong_device", 1);
-    wait_rejected(&fleet, "replayed", 1);
-    wait_rejected(&fleet, "unsupported_version", 1);
-    wait_rejected(&fleet, "malformed", 1);
-    wait_rejected(&fleet, "too_large", 1);
+    fleet.wait_rejected("bad_signature", 1);
+    fleet.wait_rejected("wrong_device", 1);
+    fleet.wait_rejected("replayed", 1);
+    fleet.wait_rejected("unsupported_version", 1);
+    fleet.wait_rejected("malformed", 1);
+    fleet.wait_rejected("too_large", 1);
     // The one valid batch was accepted once.
     let (_, stats) = fleet.admin("GET", "/api/stats");
     assert_eq!(stats["accepted_messages"].as_u64(), Some(3), "{stats}");
@@ -338,7 +313,7 @@ fn forged_replayed_misattributed_garbage_and_wrong_version_messages_are_refused_
             batch(&victim_id, 30).seal_binary(&victim, false),
         )],
     );
-    wait_rejected(&fleet, "revoked", 1);
+    fleet.wait_rejected("revoked", 1);
 }
 
 #[test]
@@ -346,9 +321,9 @@ fn the_same_sync_works_through_debian_mosquitto() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = e2e::mosquitto::Mosquitto::start(dir.path());
     let fleet = Fleet::start_external(&dir.path().join("fleet"), &broker.addr());
-    let a = edged(dir.path(), "a", &fleet);
-    let id = a.device.clone().expect("device");
-    fleet.approve(&id);
+    let state = dir.path().join("a");
+    install_model(&state, "mlp", 1);
+    let (a, id) = fleet.approved_edged(&state, &fleet.edged_config(&state));
     let sent = traffic(&a, "m", 80);
     fleet.wait_device(&id, 60, "every record", |d| d["records"] == sent as u64);
 }

@@ -9,11 +9,14 @@
 #![allow(clippy::expect_used)] // test helpers outside #[test] fns
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use e2e::config::{EdgedConfig, FleetConfig};
 use e2e::daemon::{Daemon, install_model};
-use e2e::fleet::{Fleet, edged_fleet_config, free_port, traffic};
+use e2e::fleet::{Fleet, traffic};
 use e2e::mosquitto::Mosquitto;
-use e2e::run;
+use e2e::wait::eventually;
+use e2e::{free_port, run};
 
 fn repo_file(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,8 +47,8 @@ fn pki(dir: &Path) -> PathBuf {
 fn enroll(state: &Path, fleet_key: &str, broker: &str) -> String {
     install_model(state, "mlp", 1);
     let config = state.with_extension("toml");
-    let text = edged_fleet_config(state, broker, fleet_key, "transport = \"tcp\"\n", "");
-    std::fs::write(&config, text).expect("write config");
+    let text = EdgedConfig::new(state).fleet(broker, fleet_key);
+    std::fs::write(&config, text.to_string()).expect("write config");
     let (out, stdout, stderr) = run(e2e::binary("edged")
         .arg("enroll")
         .arg("--config")
@@ -65,24 +68,18 @@ fn enroll(state: &Path, fleet_key: &str, broker: &str) -> String {
         .to_string()
 }
 
-fn tls_link(pki: &Path, client: Option<&str>) -> String {
-    let mut link = format!(
-        "transport = \"tls\"\nca_file = \"{}\"\n",
-        pki.join("ca.pem").display()
-    );
-    if let Some(name) = client {
-        link += &format!(
-            "cert_file = \"{}\"\nkey_file = \"{}\"\n",
-            pki.join(format!("{name}.pem")).display(),
-            pki.join(format!("{name}.key")).display()
-        );
-    }
-    link
-}
-
-fn start_edged(state: &Path, broker: &str, fleet: &Fleet, link: &str) -> Daemon {
-    let config = edged_fleet_config(state, broker, &fleet.public_key, link, "");
-    Daemon::start(state, &config)
+/// An edged in `state` uploading to `broker` over TLS, trusting `pki`'s CA, with the client
+/// certificate `client` from `pki` when named.
+fn tls_edged(
+    state: &Path,
+    broker: &str,
+    fleet: &Fleet,
+    pki: &Path,
+    client: Option<&str>,
+) -> EdgedConfig {
+    EdgedConfig::new(state)
+        .fleet(broker, &fleet.public_key)
+        .fleet_tls(pki, client)
 }
 
 /// The shipped Mosquitto config, listening on `port` on loopback with the PEM files in `pki`.
@@ -126,21 +123,6 @@ fn tls_client_args(pki: &Path, identity: Option<&str>) -> Vec<String> {
     args
 }
 
-fn wait_rejected(fleet: &Fleet, reason: &str, at_least: u64) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (_, stats) = fleet.admin("GET", "/api/stats");
-        if stats["rejected"][reason].as_u64().unwrap_or(0) >= at_least {
-            return stats;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {reason} rejection counted: {stats}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn devices_sync_through_mosquitto_over_tls_with_client_certificates_and_the_shipped_acl() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -153,22 +135,30 @@ fn devices_sync_through_mosquitto_over_tls_with_client_certificates_and_the_ship
     // by their device ids.
     let (state_a, state_b) = (dir.path().join("a"), dir.path().join("b"));
     let fleet_state = dir.path().join("fleet");
-    let fleet = Fleet::start_with(
+    let fleet = Fleet::start_config(
         &fleet_state,
-        &format!(
-            "embedded = false\nexternal = \"{addr}\"\n{}",
-            tls_link(&pki, Some("fleet"))
-        ),
+        &FleetConfig::new(&fleet_state)
+            .broker("embedded", false)
+            .broker("external", addr.as_str())
+            .broker("transport", "tls")
+            .broker("ca_file", pki.join("ca.pem").as_path())
+            .broker("cert_file", pki.join("fleet.pem").as_path())
+            .broker("key_file", pki.join("fleet.key").as_path()),
     );
     let id_a = enroll(&state_a, &fleet.public_key, &addr);
     let id_b = enroll(&state_b, &fleet.public_key, &addr);
     make_certs(&pki, &["client", &id_a]);
     make_certs(&pki, &["client", &id_b]);
-    let a = start_edged(&state_a, &addr, &fleet, &tls_link(&pki, Some(&id_a)));
-    let b = start_edged(&state_b, &addr, &fleet, &tls_link(&pki, Some(&id_b)));
+    let (a, approved_a) = fleet.approved_edged(
+        &state_a,
+        &tls_edged(&state_a, &addr, &fleet, &pki, Some(&id_a)),
+    );
+    let (b, _) = fleet.approved_edged(
+        &state_b,
+        &tls_edged(&state_b, &addr, &fleet, &pki, Some(&id_b)),
+    );
     assert_eq!(a.device.as_deref(), Some(id_a.as_str()));
-    fleet.approve(&id_a);
-    fleet.approve(&id_b);
+    assert_eq!(approved_a, id_a);
     let sent_a = traffic(&a, "a", 60) as u64;
     let sent_b = traffic(&b, "b", 40) as u64;
     fleet.wait_device(&id_a, 60, "a's records over TLS", |d| {
@@ -236,7 +226,7 @@ fn devices_sync_through_mosquitto_over_tls_with_client_certificates_and_the_ship
         &format!("fleet/v1/d/{id_b}/up/records"),
     );
     assert!(ok, "{stderr}");
-    let stats = wait_rejected(&fleet, "malformed", malformed_before + 1);
+    let stats = fleet.wait_rejected("malformed", malformed_before + 1);
     assert_eq!(
         stats["rejected"]["wrong_device"].as_u64().unwrap_or(0),
         wrong_before,
@@ -287,8 +277,7 @@ fn embedded_broker_tls_listener_requires_client_certificates() {
     let state = dir.path().join("box");
     let id = enroll(&state, &fleet.public_key, &mqtts);
     make_certs(&pki, &["client", &id]);
-    let d = start_edged(&state, &mqtts, &fleet, &tls_link(&pki, Some(&id)));
-    fleet.approve(&id);
+    let (d, _) = fleet.approved_edged(&state, &tls_edged(&state, &mqtts, &fleet, &pki, Some(&id)));
     let sent = traffic(&d, "t", 30) as u64;
     fleet.wait_device(&id, 60, "records over the embedded TLS listener", |x| {
         x["records"] == sent
@@ -317,14 +306,16 @@ fn embedded_broker_tls_listener_requires_client_certificates() {
 fn a_box_that_does_not_trust_the_brokers_certificate_never_uploads_and_keeps_serving() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pki = pki(dir.path());
-    let fleet = Fleet::start_with(
-        &dir.path().join("fleet"),
-        &format!(
-            "listen = \"127.0.0.1:{}\"\ntls_listen = \"127.0.0.1:0\"\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
-            free_port(),
-            pki.join("server.pem").display(),
-            pki.join("server.key").display(),
-        ),
+    // rumqttd's plain listener needs a free port; the TLS listener binds port 0 and the
+    // ready line names it (mqtts=).
+    let fleet_state = dir.path().join("fleet");
+    let fleet = Fleet::start_config(
+        &fleet_state,
+        &FleetConfig::new(&fleet_state)
+            .embedded(&format!("127.0.0.1:{}", free_port()))
+            .broker("tls_listen", "127.0.0.1:0")
+            .broker("tls_cert_file", pki.join("server.pem").as_path())
+            .broker("tls_key_file", pki.join("server.key").as_path()),
     );
     let mqtts = fleet.mqtts.clone().expect("mqtts");
     // The box trusts another CA: a broker it cannot verify is never sent a record.
@@ -332,25 +323,25 @@ fn a_box_that_does_not_trust_the_brokers_certificate_never_uploads_and_keeps_ser
     make_certs(&other, &["ca"]);
     let state = dir.path().join("box");
     install_model(&state, "mlp", 1);
-    let d = start_edged(&state, &mqtts, &fleet, &tls_link(&other, None));
+    let d = Daemon::start(&state, &tls_edged(&state, &mqtts, &fleet, &other, None));
     assert_eq!(traffic(&d, "u", 10), 15);
     // The link reports why it is down, in the status and (once) in the log.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let fleet_link = loop {
-        let (_, status) = d.get_json("/v2/status");
-        let link = status["fleet"].clone();
-        if link["last_error"]
-            .as_str()
-            .is_some_and(|e| e.contains("certificate"))
-        {
-            break link;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no certificate error in the status: {status}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let fleet_link = eventually(
+        "a certificate error in the status",
+        Duration::from_secs(30),
+        || {
+            let (_, status) = d.get_json("/v2/status");
+            let link = status["fleet"].clone();
+            if link["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("certificate"))
+            {
+                Ok(link)
+            } else {
+                Err(status)
+            }
+        },
+    );
     assert_eq!(fleet_link["connected"], false, "{fleet_link}");
     assert_eq!(fleet_link["transport"], "tls", "{fleet_link}");
     assert_eq!(

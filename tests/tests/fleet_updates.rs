@@ -8,11 +8,13 @@
 #![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use e2e::config::Value;
 use e2e::daemon::{Daemon, install_model, mlp_request};
-use e2e::fleet::{Fleet, TOKEN, edged_fleet_config, free_port};
-use e2e::{binary, run};
+use e2e::fleet::{Fleet, TOKEN};
+use e2e::wait::{eventually, when};
+use e2e::{binary, free_port, run};
 
 fn fleet_cli(args: &[&str]) -> String {
     let (out, stdout, stderr) = run(binary("fleet").args(args));
@@ -86,29 +88,26 @@ fn setup() -> Setup {
 }
 
 fn setup_with_chunks(chunk: &str) -> Setup {
-    setup_with(chunk, "")
+    setup_with(chunk, &[])
 }
 
 /// A fleet, keys, and an approved edged fetching `chunk` at a time, `updates` added to its
 /// `[updates]` table.
-fn setup_with(chunk: &str, updates: &str) -> Setup {
+fn setup_with(chunk: &str, updates: &[(&str, Value)]) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let (keys, root_key) = e2e::release::init_keys(dir.path());
     let fleet = Fleet::start(&dir.path().join("fleet"), free_port());
     let state = dir.path().join("box");
     install_model(&state, "mlp", 1);
-    let config = edged_fleet_config(
-        &state,
-        &fleet.mqtt,
-        &fleet.public_key,
-        "transport = \"tcp\"\n",
-        "",
-    ) + &format!(
-        "[updates]\nroot_key = \"{root_key}\"\nchunk_bytes = \"{chunk}\"\nfetch_timeout = \"1s\"\n{updates}"
-    );
-    let edged = Daemon::start(&state, &config);
-    let id = edged.device.clone().expect("device id");
-    fleet.approve(&id);
+    let mut config = fleet
+        .edged_config(&state)
+        .updates(&root_key)
+        .set("updates", "chunk_bytes", chunk)
+        .set("updates", "fetch_timeout", Duration::from_secs(1));
+    for (key, value) in updates {
+        config = config.set("updates", key, value.clone());
+    }
+    let (edged, id) = fleet.approved_edged(&state, &config);
     Setup {
         dir,
         keys,
@@ -233,11 +232,10 @@ fn a_bundle_for_other_hardware_is_refused_then_a_good_one_activates() {
     );
     desire(&t.fleet, &t.id, 3);
     wait_update(&t.fleet, &t.id, 3, "active");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while served_version(&t.edged) != "3" {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually("version 3 served", Duration::from_secs(10), || {
+        let served = served_version(&t.edged);
+        when(served == "3", served)
+    });
 }
 
 /// The version `current` names, after checking that its directory is complete: model.json
@@ -294,14 +292,11 @@ fn kill_9_at_any_step_of_an_update_leaves_one_complete_verified_version_active()
             "leftovers of the killed install are removed at start"
         );
         wait_update(&t.fleet, &t.id, version, "active");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while served_version(&edged) != version.to_string() {
-            assert!(
-                Instant::now() < deadline,
-                "version {version} not served after restart"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let what = format!("version {version} served after restart");
+        eventually(&what, Duration::from_secs(30), || {
+            let served = served_version(&edged);
+            when(served == version.to_string(), served)
+        });
         assert_eq!(one_complete_version(&state), version);
     }
 }
@@ -329,11 +324,14 @@ fn a_link_cut_mid_transfer_resumes_without_sending_completed_chunks_again() {
         .state
         .join("updates/blobs")
         .join(format!("{sha}.part"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0) < 1 << 20 {
-        assert!(Instant::now() < deadline, "the transfer did not start");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    eventually(
+        "1 MiB of the transfer on disk",
+        Duration::from_secs(60),
+        || {
+            let len = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+            when(len >= 1 << 20, len)
+        },
+    );
     // Cut the link: the fleet and its embedded broker die mid-transfer.
     let port: u16 = t
         .fleet
@@ -362,7 +360,13 @@ fn a_link_cut_mid_transfer_resumes_without_sending_completed_chunks_again() {
 
 #[test]
 fn a_version_failing_in_the_field_is_rolled_back_by_the_box_within_its_health_window() {
-    let t = setup_with("64KiB", "health_window = \"60s\"\nhealth_min_samples = 5\n");
+    let t = setup_with(
+        "64KiB",
+        &[
+            ("health_window", Duration::from_secs(60).into()),
+            ("health_min_samples", 5.into()),
+        ],
+    );
     // Version 2 renames its input: the box's clients' requests now fail.
     release(t.dir.path(), &t.keys, &t.fleet, 2, &[], |dir| {
         let path = dir.join("model.json");
@@ -385,10 +389,29 @@ fn a_version_failing_in_the_field_is_rolled_back_by_the_box_within_its_health_wi
     assert_eq!(report["reason"], "health_error_rate", "{report}");
     assert_eq!(report["rolled_back_to"], 1, "{report}");
     assert_eq!(served_version(&t.edged), "1");
-    // The same manifest is not tried again when the desired state repeats.
+    // The same manifest is not tried again when the desired state repeats: the box counts
+    // the repeated desired state as ignored (in its update state) and keeps serving 1.
+    let before = ignored_failed(&t.edged);
     desire(&t.fleet, &t.id, 2);
-    std::thread::sleep(Duration::from_millis(500));
+    eventually(
+        "the repeated desired state ignored by the box",
+        Duration::from_secs(30),
+        || {
+            let ignored = ignored_failed(&t.edged);
+            when(ignored > before, ignored)
+        },
+    );
     assert_eq!(served_version(&t.edged), "1");
+}
+
+/// How many desired states the box ignored because they named a manifest that had failed
+/// on it (`ignored_failed` in `STATE_DIR/updates/state.json`).
+fn ignored_failed(d: &Daemon) -> u64 {
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(d.state.join("updates/state.json")).expect("update state"),
+    )
+    .expect("json");
+    state["ignored_failed"].as_u64().unwrap_or(0)
 }
 
 /// The example model's weights all zero: it predicts class 0 for every input.
@@ -407,7 +430,11 @@ fn zero_weights(dir: &Path) {
 fn a_candidate_that_disagrees_with_the_active_version_fails_its_shadow_phase() {
     let t = setup_with(
         "64KiB",
-        "shadow_window = \"60s\"\nshadow_min_samples = 10\nshadow_min_agreement = 0.9\n",
+        &[
+            ("shadow_window", Duration::from_secs(60).into()),
+            ("shadow_min_samples", 10.into()),
+            ("shadow_min_agreement", 0.9.into()),
+        ],
     );
     release(t.dir.path(), &t.keys, &t.fleet, 2, &[], zero_weights);
     desire(&t.fleet, &t.id, 2);
@@ -436,7 +463,10 @@ fn a_candidate_that_disagrees_with_the_active_version_fails_its_shadow_phase() {
 fn a_candidate_that_agrees_is_switched_in_after_its_shadow_phase() {
     let t = setup_with(
         "64KiB",
-        "shadow_window = \"1500ms\"\nshadow_min_samples = 5\n",
+        &[
+            ("shadow_window", Duration::from_millis(1500).into()),
+            ("shadow_min_samples", 5.into()),
+        ],
     );
     release(t.dir.path(), &t.keys, &t.fleet, 2, &[], |_| {});
     desire(&t.fleet, &t.id, 2);

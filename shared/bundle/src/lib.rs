@@ -1,8 +1,10 @@
-//! Signed model bundles (issue 5): the root key document with release-key delegation
+//! Signed model bundles: the root key document with release-key delegation
 //! ([`root`]), signed documents with threshold counting ([`signed`]), the manifest and its
 //! verification on the device ([`manifest`]), and file checks while streaming ([`stream`]).
 //! Shared by `fleet` (keys, signing, publishing) and `edged` (verification before anything of
-//! a new model touches its model directory). One test file per attack in `tests/`.
+//! a new model touches its model directory). One test file per attack in `tests/`; the
+//! checks follow the numbered steps of PROTOCOL.md §Root verification and §Manifest
+//! verification.
 
 mod error;
 pub mod manifest;

@@ -7,7 +7,8 @@
 //! the signed desired state names (no mix-and-match); it has not expired; its version is above
 //! the highest the device ever activated for the model (no rollback); it targets this
 //! device's hardware class and daemon version; names are safe; sizes are within the cap.
-//! Files are then checked while they stream in ([`crate::FileCheck`]).
+//! Files are then checked while they stream in ([`crate::FileCheck`]). These are the numbered
+//! steps of PROTOCOL.md §Manifest verification, cited where each is made.
 
 use std::collections::BTreeSet;
 
@@ -106,9 +107,13 @@ pub fn verify_manifest(
     highest_activated: Option<u64>,
     expected: &Expected<'_>,
 ) -> Result<Manifest, BundleError> {
+    // Step 1 (size, framing) happened in `Signed::parse`.
+    // PROTOCOL.md §Manifest verification, step 2: the trusted root has not expired.
     root.check_fresh(facts.now_ms)?;
+    // Step 3: a threshold of release keys, revoked and expired ones not counting.
     let excluded = root.excluded(facts.now_ms);
     signed.verify(Domain::Manifest, &root.release_signers(&excluded))?;
+    // Step 4: a manifest, no unknown fields, of kind "manifest".
     let m: Manifest = signed.payload(Domain::Manifest)?;
     if m.kind != "manifest" {
         return Err(BundleError::Malformed {
@@ -116,6 +121,7 @@ pub fn verify_manifest(
             reason: format!("kind is {:?}, not \"manifest\"", m.kind),
         });
     }
+    // Step 5: the manifest the signed desired state names (no mix-and-match).
     let digest = signed.digest();
     if m.model != expected.model
         || m.version != expected.version
@@ -128,6 +134,7 @@ pub fn verify_manifest(
             expected: expected.manifest_sha256.to_string(),
         });
     }
+    // Step 6: not expired.
     if m.expires_ms <= facts.now_ms {
         return Err(BundleError::Expired {
             what: format!("manifest {} {}", m.model, m.version),
@@ -135,6 +142,7 @@ pub fn verify_manifest(
             now_ms: facts.now_ms,
         });
     }
+    // Step 7: above the highest version ever activated (no rollback).
     if let Some(highest) = highest_activated.filter(|h| m.version <= *h) {
         return Err(BundleError::Rollback {
             model: m.model,
@@ -142,6 +150,7 @@ pub fn verify_manifest(
             highest,
         });
     }
+    // Step 8: for this hardware class.
     if !m
         .hardware
         .iter()
@@ -154,6 +163,7 @@ pub fn verify_manifest(
             device: facts.hardware.clone(),
         });
     }
+    // Step 9: not for a newer edged (an unreadable version refuses).
     let too_old = match (
         parse_version(&m.min_daemon),
         parse_version(&facts.daemon_version),
@@ -169,6 +179,7 @@ pub fn verify_manifest(
             running: facts.daemon_version.clone(),
         });
     }
+    // Step 10: safe, unique file names and well-formed hashes.
     let mut names = BTreeSet::new();
     for f in &m.files {
         let hash_ok = f.sha256.len() == 64 && f.sha256.bytes().all(|b| b.is_ascii_hexdigit());
@@ -178,6 +189,7 @@ pub fn verify_manifest(
             });
         }
     }
+    // Step 11: no file, and not their sum, over the size cap.
     let total = m.total_length();
     if total > facts.size_cap || m.files.iter().any(|f| f.length > facts.size_cap) {
         return Err(BundleError::TooLarge {

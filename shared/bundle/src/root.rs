@@ -5,7 +5,8 @@
 //! documents; the first must be signed by the pinned key (and a threshold of its own root keys),
 //! and each later one must be exactly the next version, signed by a threshold of the previous
 //! root keys *and* of its own (TUF spec §5.3: rotation). The newest verified document is what
-//! the device trusts from then on; it never goes back to an older one.
+//! the device trusts from then on; it never goes back to an older one. The checks are the
+//! numbered steps of PROTOCOL.md §Root verification, cited where each is made.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -108,6 +109,7 @@ impl Root {
     /// Structural checks: kind, thresholds between 1 and the role's key count, every role key
     /// known, every key id the hash of its key.
     fn check_shape(&self) -> Result<(), BundleError> {
+        // PROTOCOL.md §Root verification, step 3: kind, key ids, thresholds, role keys listed.
         if self.kind != "root" {
             return Err(malformed(format!("kind is {:?}, not \"root\"", self.kind)));
         }
@@ -169,6 +171,7 @@ impl Root {
     }
 
     fn verify_by(&self, signed: &Signed, excluded: &BTreeSet<String>) -> Result<(), BundleError> {
+        // PROTOCOL.md §Root verification, step 4: counted by `Signed::verify`.
         signed.verify(
             Domain::Root,
             &Trusted {
@@ -184,14 +187,17 @@ impl Root {
     /// must be one of its root keys and among its valid signers, and a threshold of its root
     /// keys must have signed.
     pub fn verify_initial(pinned: &VerifyingKey, signed: &Signed) -> Result<Self, BundleError> {
+        // PROTOCOL.md §Root verification, step 2: a root document, no unknown fields.
         let root: Root = signed.payload(Domain::Root)?;
+        // Step 3: its shape.
         root.check_shape()?;
+        // Step 5: the pinned key is one of its root keys.
         let pinned_id = key_id(pinned);
         if !root.root.keys.contains(&pinned_id) {
             return Err(BundleError::PinnedKeyMissing { key_id: pinned_id });
         }
         let none = BTreeSet::new();
-        // The pinned key alone must vouch for the document...
+        // Step 6: the pinned key alone must vouch for the document...
         signed.verify(
             Domain::Root,
             &Trusted {
@@ -201,15 +207,17 @@ impl Root {
                 excluded: &none,
             },
         )?;
-        // ...and the document's own threshold must hold.
+        // ...and step 7: the document's own threshold must hold.
         root.verify_by(signed, &none)?;
         Ok(root)
     }
 
     /// Verifies the root document that follows this one (a rotation).
     pub fn verify_next(&self, signed: &Signed) -> Result<Self, BundleError> {
+        // PROTOCOL.md §Root verification, steps 2 and 3: a root document of the right shape.
         let next: Root = signed.payload(Domain::Root)?;
         next.check_shape()?;
+        // Step 8: exactly one version above the root trusted before it.
         if next.version != self.version + 1 {
             return Err(BundleError::RootVersion {
                 trusted: self.version,
@@ -217,7 +225,9 @@ impl Root {
             });
         }
         let none = BTreeSet::new();
+        // Step 9: a threshold of the previous root keys signed it.
         self.verify_by(signed, &none)?;
+        // Step 10: a threshold of its own root keys signed it.
         next.verify_by(signed, &none)?;
         Ok(next)
     }
@@ -225,6 +235,7 @@ impl Root {
     /// Moves trust forward along `chain` (root documents in any order; those not newer than
     /// this one are skipped), then checks that the result has not expired.
     pub fn update(&self, chain: &[Signed], now_ms: u64) -> Result<Self, BundleError> {
+        // PROTOCOL.md §Root verification, step 8: skip what is not newer, go in version order.
         let mut docs: Vec<(u64, &Signed)> = chain
             .iter()
             .filter_map(|s| Some((s.payload::<Root>(Domain::Root).ok()?.version, s)))
@@ -235,6 +246,7 @@ impl Root {
         for (_, signed) in docs {
             current = current.verify_next(signed)?;
         }
+        // Step 11: the newest document reached has not expired.
         current.check_fresh(now_ms)?;
         Ok(current)
     }

@@ -111,6 +111,7 @@ impl Signed {
 
     /// Parses a signed document, refusing oversized input before reading it.
     pub fn parse(domain: Domain, bytes: &[u8]) -> Result<Self, BundleError> {
+        // PROTOCOL.md §Root verification, step 1, and §Manifest verification, step 1.
         if bytes.len() > MAX_DOCUMENT_BYTES {
             return Err(BundleError::TooLarge {
                 what: domain.name(),
@@ -135,6 +136,8 @@ impl Signed {
 
     /// Checks that at least `trusted.threshold` distinct, non-excluded keys of the role signed.
     pub fn verify(&self, domain: Domain, trusted: &Trusted<'_>) -> Result<(), BundleError> {
+        // PROTOCOL.md §Root verification, step 4 (and §Manifest verification, step 3): each
+        // listed, non-excluded key once, over the domain tag, the length and the payload.
         let bytes = signed_bytes(domain, &self.payload);
         let mut counted = BTreeSet::new();
         for s in &self.signatures {
@@ -172,7 +175,8 @@ impl Signed {
         }
     }
 
-    /// The payload parsed as `T` (only after [`Signed::verify`]).
+    /// The payload parsed as `T`. A manifest is parsed only after [`Signed::verify`]; a root
+    /// document is parsed first, since its own keys are among those that must have signed it.
     pub fn payload<T: serde::de::DeserializeOwned>(
         &self,
         domain: Domain,

@@ -1,6 +1,7 @@
 //! Checking a file while it streams in: the hash is computed on the way, and the stream is
 //! refused the moment it goes past the declared length (endless data), so a hostile sender
-//! cannot fill the disk or keep the device busy.
+//! cannot fill the disk or keep the device busy: PROTOCOL.md §Manifest verification, steps 12
+//! and 13.
 
 use std::io::Read;
 use std::path::Path;
@@ -29,6 +30,7 @@ impl<'a> FileCheck<'a> {
 
     /// Takes the next chunk; fails (before hashing it) when it would pass the declared length.
     pub fn update(&mut self, chunk: &[u8]) -> Result<(), BundleError> {
+        // PROTOCOL.md §Manifest verification, step 12: never past the declared length.
         let after = self.seen.saturating_add(chunk.len() as u64);
         if after > self.entry.length {
             return Err(BundleError::FileTooLong {
@@ -48,6 +50,7 @@ impl<'a> FileCheck<'a> {
 
     /// Checks the length and the hash once the stream has ended.
     pub fn finish(self) -> Result<(), BundleError> {
+        // PROTOCOL.md §Manifest verification, step 13: exact length, then the hash.
         if self.seen != self.entry.length {
             return Err(BundleError::FileLength {
                 name: self.entry.name.clone(),

@@ -2,7 +2,7 @@
 //! the signer's id, a sequence number that must grow, a timestamp, the kind, the body and an
 //! ed25519 signature over all of them. Two framings carry the same signed bytes:
 //!
-//! Binary (bulk: record batches, acks), all integers big-endian:
+//! Binary (bulk: record batches, acks, file chunks), all integers big-endian:
 //!
 //! ```text
 //! "EDG" | version u8 | kind u8 | flags u8 | id_len u8 | id | seq u64 | time_ms u64
@@ -10,7 +10,8 @@
 //! ```
 //! flags bit 0: the body is LZ4-compressed (block format, uncompressed size prepended).
 //!
-//! JSON (what outside tools subscribe to: status, telemetry), readable with `jq`:
+//! JSON (hello, status, telemetry, desired state, fetch; status and telemetry are what outside
+//! tools subscribe to), readable with `jq`:
 //!
 //! ```text
 //! {"v":1,"kind":"status","signer":"d-…","seq":7,"time_ms":…,"body":"<JSON text>","sig":"<hex>"}

@@ -1,7 +1,8 @@
 //! The wire protocol between `edged` on the boxes and the fleet server, shared by both so
 //! neither side can drift: MQTT topics ([`topics`]), device identity ([`identity`]), signed
-//! envelopes with per-device sequence numbers ([`envelope`]) and the compact record batches
-//! that carry the buffer up ([`records`]). PROTOCOL.md at the repository root describes the
+//! envelopes with per-device sequence numbers ([`envelope`]), the compact record batches
+//! that carry the buffer up ([`records`]), the bodies of the other messages — hello, desired
+//! state, fetch and chunk ([`messages`]) — and the TLS client settings ([`tls`]). PROTOCOL.md at the repository root describes the
 //! bytes; this crate is the one implementation of it.
 //!
 //! Security does not depend on the broker: every device-to-fleet message is signed by the

@@ -1,5 +1,7 @@
-//! JSON bodies of the small messages (hello, status, telemetry are JSON so outside tools can
-//! read them).
+//! The bodies of the messages other than record batches and acks: the hello, the desired
+//! state and the fetch are JSON (readable by outside tools, small); the chunk that answers a
+//! fetch is postcard in a binary envelope, since it carries file bytes. Status and telemetry
+//! bodies are the daemon's own JSON documents and have no type here.
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};

@@ -1,11 +1,14 @@
 //! The MQTT topic scheme. Every topic of a device sits under its own prefix, so a broker ACL
-//! can grant each device its own subtree with one pattern (Mosquitto: `%c` is the client id,
-//! which is the device id):
+//! can grant each device its own subtree with one pattern. The shipped Mosquitto config
+//! (`examples/mosquitto/fleet.conf` and `fleet.acl`) takes the user name from the client
+//! certificate, whose common name is the device id, and matches on it with `%u`:
 //!
 //! ```text
-//! pattern write fleet/v1/d/%c/up/#
-//! pattern read  fleet/v1/d/%c/down/#
+//! pattern write fleet/v1/d/%u/up/#
+//! pattern read  fleet/v1/d/%u/down/#
 //! ```
+//!
+//! Not `%c` (the client id) without certificates: a client chooses its own id.
 //!
 //! Device → fleet: `fleet/v1/d/{device}/up/{hello|records|telemetry|status|fetch}`.
 //! Fleet → device: `fleet/v1/d/{device}/down/{ack|desired|chunk}`.
@@ -24,7 +27,7 @@ pub fn up(device: &str, kind: Kind) -> String {
     format!("{ROOT}/{device}/up/{}", kind.as_str())
 }
 
-/// A device's downlink topic (`ack`, `desired`).
+/// A device's downlink topic (`ack`, `desired`, `chunk`).
 pub fn down(device: &str, what: &str) -> String {
     format!("{ROOT}/{device}/down/{what}")
 }

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use e2e::daemon::{Daemon, base_config, install_model, mlp_request};
+use e2e::config::EdgedConfig;
+use e2e::daemon::{Daemon, install_model, mlp_request};
 use e2e::mosquitto::Mosquitto;
 use hdrhistogram::Histogram;
 
@@ -58,11 +59,11 @@ fn main() {
     for durable in [true, false] {
         let state = dir.path().join(format!("state-{durable}"));
         install_model(&state, "mlp", 1);
-        let config = format!(
-            "{}[store]\ndurable_ack = {durable}\n[mqtt]\nbroker = \"{}\"\nclient_id = \"edged-bench-{durable}\"\n",
-            base_config(&state),
-            broker.addr()
-        );
+        // The bench's MQTT client keeps edged's default reconnect backoff.
+        let config = EdgedConfig::new(&state)
+            .set("store", "durable_ack", durable)
+            .set("mqtt", "broker", broker.addr())
+            .set("mqtt", "client_id", format!("edged-bench-{durable}"));
         let daemon = Daemon::start(&state, &config);
         std::thread::sleep(Duration::from_secs(1));
         if idle_rss.is_none() {

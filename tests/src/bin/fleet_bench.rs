@@ -13,9 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use e2e::fleet::{Fleet, free_port};
+use e2e::fleet::Fleet;
+use e2e::free_port;
 use e2e::mosquitto::Mosquitto;
 use e2e::sim::{Sim, connect};
+use e2e::wait::{eventually, when};
 use edge_protocol::envelope::Kind;
 use edge_protocol::records::{Entry, RecordBatch, Tensor};
 use edge_protocol::topics;
@@ -136,19 +138,11 @@ async fn run(fleet: &Fleet, devices: usize, batches: usize, size: usize, seed: u
     }
     // Approve everyone (the hellos are processed in order, before the approvals land).
     for (sim, _, _) in &connected {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while fleet
-            .admin("POST", &format!("/api/devices/{}/approve", sim.id))
-            .0
-            != 200
-        {
-            assert!(
-                Instant::now() < deadline,
-                "device {} never said hello",
-                sim.id
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("device {} said hello and was approved", sim.id);
+        eventually(&what, Duration::from_secs(60), || {
+            let (status, reply) = fleet.admin("POST", &format!("/api/devices/{}/approve", sim.id));
+            when(status == 200, reply)
+        });
     }
     let wire = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -245,25 +239,13 @@ fn edged_drain(dir: &std::path::Path, runtime: &tokio::runtime::Runtime, n: u64)
     let fleet = Fleet::start(&fleet_state, port);
     let state = dir.join("edged");
     e2e::daemon::install_model(&state, "mlp", 1);
-    let config = e2e::fleet::edged_fleet_config(
-        &state,
-        &fleet.mqtt,
-        &fleet.public_key,
-        "transport = \"tcp\"\n",
-        "[store]\nquota = \"4GiB\"\n",
-    )
-    .replace("batch_size = 64", "batch_size = 2000")
-    .replace("ack_timeout = \"1s\"", "ack_timeout = \"10s\"")
-    .replace(
-        "telemetry_interval = \"200ms\"",
-        "telemetry_interval = \"5s\"",
-    );
-    let daemon = e2e::daemon::Daemon::start(&state, &config);
-    let device = daemon
-        .device
-        .clone()
-        .unwrap_or_else(|| panic!("no device id"));
-    fleet.approve(&device);
+    let config = fleet
+        .edged_config(&state)
+        .set("store", "quota", "4GiB")
+        .set("fleet", "batch_size", 2000)
+        .set("fleet", "ack_timeout", Duration::from_secs(10))
+        .set("fleet", "telemetry_interval", Duration::from_secs(5));
+    let (daemon, device) = fleet.approved_edged(&state, &config);
     fleet.kill9();
     let fill = Instant::now();
     let (rate, _) = runtime.block_on(e2e::load::http_predictions(

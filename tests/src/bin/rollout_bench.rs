@@ -16,8 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use e2e::fleet::{Fleet, TOKEN, free_port};
+use e2e::fleet::{Fleet, TOKEN};
+use e2e::free_port;
 use e2e::sim::{Sim, connect};
+use e2e::wait::eventually;
 use e2e::{binary, run};
 use edge_protocol::envelope::{Envelope, Kind, Limits};
 use edge_protocol::messages::{Chunk, Desired, Fetch};
@@ -247,20 +249,19 @@ fn main() {
         .next()
         .unwrap_or_default()
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(600);
     let mut waves: BTreeMap<u64, f64> = BTreeMap::new();
-    loop {
+    eventually("rollout completed", Duration::from_secs(600), || {
         let (_, status) = fleet.admin("GET", &format!("/api/rollouts/{id}"));
         let wave = status["rollout"]["wave"].as_u64().unwrap_or(0);
         waves
             .entry(wave)
             .or_insert_with(|| start.elapsed().as_secs_f64());
         if status["rollout"]["state"] == "completed" {
-            break;
+            Ok(())
+        } else {
+            Err(status)
         }
-        assert!(Instant::now() < deadline, "rollout not completed: {status}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
     let took = start.elapsed();
     let (_, stats) = fleet.admin("GET", "/api/stats");
     let per_device = bytes.load(Ordering::Relaxed) as f64 / args.devices as f64;

@@ -63,6 +63,8 @@ impl Updater {
                 continue;
             }
             if self.state.failed.get(&model) == Some(&d.manifest_sha256) {
+                self.state.ignored_failed += 1;
+                self.save();
                 continue;
             }
             if self

@@ -22,6 +22,9 @@ pub struct UpdateState {
     /// model -> manifest digest that failed (not retried until the fleet desires another).
     #[serde(default)]
     pub failed: BTreeMap<String, String>,
+    /// Desired states ignored because they named a manifest in `failed` (seen by tests).
+    #[serde(default)]
+    pub ignored_failed: u64,
 }
 
 pub fn file(dir: &Path) -> PathBuf {
