@@ -4,14 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::daemon::{Daemon, base_config, install_model};
+use e2e::config::EdgedConfig;
+use e2e::daemon::{Daemon, install_model};
 
 #[test]
 fn metrics_declare_the_counters_of_dropped_background_work() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     install_model(&state, "mlp", 1);
-    let daemon = Daemon::start(&state, &base_config(&state));
+    let daemon = Daemon::start(&state, &EdgedConfig::new(&state));
     let (status, text) = daemon.get("/metrics");
     assert_eq!(status, 200, "{text}");
     for family in [
@@ -29,10 +30,9 @@ fn sigterm_with_an_unreachable_broker_stops_the_mqtt_front_end_and_exits_cleanly
     let state = dir.path().join("state");
     install_model(&state, "mlp", 1);
     // Port 1 on localhost: nothing listens, so the poller keeps reconnecting.
-    let config = format!(
-        "{}[mqtt]\nbroker = \"127.0.0.1:1\"\nclient_id = \"edged-owned\"\nreconnect_max = \"200ms\"\n[shutdown]\ngrace = \"1s\"\n",
-        base_config(&state)
-    );
+    let config = EdgedConfig::new(&state)
+        .mqtt("127.0.0.1:1", "edged-owned")
+        .set("shutdown", "grace", Duration::from_secs(1));
     let daemon = Daemon::start(&state, &config);
     let started = Instant::now();
     let status = daemon.terminate();
