@@ -219,13 +219,23 @@ mod tests {
         (value, order.first() == Some(&"other"))
     }
 
+    /// Work done on the async worker never lets the other task go first. Work handed to the
+    /// blocking pool almost always does, but a loaded machine can deschedule this thread long
+    /// enough for the pool to finish first, so one of a few tries must show it.
+    const TRIES: usize = 5;
+
     #[tokio::test]
     async fn chunks_are_written_and_parts_hashed_off_the_async_worker() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let part = dir.path().join("part");
         let data = vec![7u8; 1 << 20];
-        let (written, free) = ran_first(write_chunk(&part, data.clone())).await;
-        assert!(matches!(written, Some(Ok(()))));
+        let mut free = false;
+        for _ in 0..TRIES {
+            std::fs::remove_file(&part).ok();
+            let (written, ran) = ran_first(write_chunk(&part, data.clone())).await;
+            assert!(matches!(written, Some(Ok(()))));
+            free |= ran;
+        }
         assert!(free, "the chunk was written on the async worker");
         let (written, _) = ran_first(write_chunk(&part, data.clone())).await;
         assert!(matches!(written, Some(Ok(()))));
@@ -234,10 +244,17 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(file.length, 2 << 20, "both chunks are in the part");
         let stored = dir.path().join(&file.sha256);
-        let (verdict, free) = ran_first(verify_part(&part, &file, &stored)).await;
-        assert!(matches!(verdict, Some(Ok(()))), "{verdict:?}");
+        let mut free = false;
+        for _ in 0..TRIES {
+            if !part.exists() {
+                std::fs::copy(&stored, &part).unwrap_or_else(|e| panic!("{e}"));
+            }
+            let (verdict, ran) = ran_first(verify_part(&part, &file, &stored)).await;
+            assert!(matches!(verdict, Some(Ok(()))), "{verdict:?}");
+            assert!(stored.is_file() && !part.exists());
+            free |= ran;
+        }
         assert!(free, "the part was hashed on the async worker");
-        assert!(stored.is_file() && !part.exists());
 
         let wrong = FileEntry {
             sha256: "0".repeat(64),
