@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use super::lock;
+
 /// A bounded queue whose drops are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DropQueue {
@@ -23,18 +25,12 @@ pub struct DropCounts(Mutex<BTreeMap<(DropQueue, String), u64>>);
 
 impl DropCounts {
     pub fn record(&self, queue: DropQueue, label: &str) {
-        let mut counts = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counts = lock(&self.0);
         *counts.entry((queue, label.to_string())).or_default() += 1;
     }
 
     pub fn snapshot(&self) -> BTreeMap<(DropQueue, String), u64> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.0).clone()
     }
 }
 
