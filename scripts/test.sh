@@ -2,7 +2,8 @@
 # The whole test suite. On a fresh Debian machine, run as root: it installs the system
 # packages the tests need first: Mesa's software Vulkan driver (so the GPU code path runs on
 # machines with no GPU), Mosquitto and its clients (the box's local broker), and systemd's
-# systemd-analyze (the unit file is verified), procps for kill (signals to the daemons). The
+# systemd-analyze (the unit file is verified), procps for kill (signals to the daemons), and
+# the pinned onnx Python package (the conformance suite's data, below). The
 # full-disk test mounts a tmpfs, so run as root. Tests that need a system component fail,
 # never skip, without it.
 set -euo pipefail
@@ -22,6 +23,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "missing system packages: ${missing[*]} (run this script as root, or: sudo apt-get install ${missing[*]})" >&2
     exit 1
   fi
+fi
+
+# The conformance suite (fleet-server/tests/onnx_conformance.rs) is the ONNX backend node
+# tests, which ship with the onnx Python package: pinned here (1.19.1: opset 24, the newest
+# onnx-ir 0.22 parses). Its test data is 60 MB, so it is installed, not committed.
+onnx_version=1.19.1
+if ! python3 -c "import onnx, sys; sys.exit(onnx.__version__ != '$onnx_version')" 2>/dev/null; then
+  echo "installing: onnx==$onnx_version (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "onnx==$onnx_version" \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "onnx==$onnx_version"
 fi
 
 # The end-to-end tests (tests/) start the real edged and fleet binaries: build them first.

@@ -66,6 +66,7 @@ fn ours(
         &LoadOptions {
             device,
             warmup_runs: 3,
+            ..Default::default()
         },
     )
     .map_err(|e| e.to_string())?;
@@ -73,10 +74,7 @@ fn ours(
     let data = input(shape);
     let mut failed = None;
     let stats = time(iterations, || {
-        let tensor = HostTensor {
-            shape: shape.to_vec(),
-            data: data.clone(),
-        };
+        let tensor = HostTensor::f32(shape.to_vec(), data.clone());
         if let Err(e) = model.run(vec![(name.clone(), tensor)]) {
             failed = Some(e.to_string());
         }

@@ -172,6 +172,7 @@ impl Registry {
         let slot = self.slots.get(name)?;
         Some(LoadOptions {
             device: slot.config.device,
+            max_elements: slot.config.max_tensor_elements,
             ..LoadOptions::default()
         })
     }
@@ -246,6 +247,7 @@ fn load(
     let dir = resolve(root, name)?;
     let options = LoadOptions {
         device: config.device,
+        max_elements: config.max_tensor_elements,
         ..LoadOptions::default()
     };
     let model = Model::load(&dir, &options).map_err(|source| RegistryError::Load {

@@ -128,7 +128,94 @@ fn import_of_an_unsupported_op_fails_with_the_op_name() {
         .args(["--name", "bad", "--version", "1", "--out"])
         .arg(dir.path().join("bad")));
     assert_eq!(status.status.code(), Some(1));
-    assert!(stderr.contains("op Cos is not supported"), "{stderr}");
+    assert!(stderr.contains("op Hardmax is not supported"), "{stderr}");
+}
+
+#[test]
+fn inspect_shows_the_signature_the_ops_and_what_this_build_cannot_run_writing_nothing() {
+    let (status, stdout, stderr) = run(binary("fleet")
+        .args(["model", "inspect"])
+        .arg(fixture("models/mlp.onnx")));
+    assert!(status.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("x FP32 [batch, 16]"), "{stdout}");
+    assert!(stdout.contains("this build runs every op"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.trim_start().starts_with("Gemm")),
+        "{stdout}"
+    );
+
+    let (status, stdout, stderr) = run(binary("fleet")
+        .args(["model", "inspect"])
+        .arg(fixture("bad/unsupported_op.onnx")));
+    assert!(status.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("this build cannot run (1 nodes)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("node 'hardmax_node': op Hardmax is not supported"),
+        "{stdout}"
+    );
+
+    // A model directory: its signature as devices load it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = import_mlp(dir.path());
+    let before: Vec<_> = std::fs::read_dir(&model).expect("dir").collect();
+    let (status, stdout, _) = run(binary("fleet").args(["model", "inspect"]).arg(&model));
+    assert!(status.status.success());
+    assert!(
+        stdout.contains("model directory, format version 2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("probabilities FP32 [batch, 4]"), "{stdout}");
+    let after: Vec<_> = std::fs::read_dir(&model).expect("dir").collect();
+    assert_eq!(before.len(), after.len(), "inspect wrote nothing");
+}
+
+#[test]
+fn import_with_a_fixed_input_shape_reports_it_and_a_wrong_rank_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("fixed");
+    let (status, stdout, stderr) = run(binary("fleet")
+        .args(["model", "import"])
+        .arg(fixture("models/mlp.onnx"))
+        .args([
+            "--name",
+            "mlp",
+            "--version",
+            "1",
+            "--input-shape",
+            "x=4,16",
+            "--out",
+        ])
+        .arg(&out));
+    assert!(status.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("fixed input x=[4, 16]"), "{stdout}");
+    assert!(stdout.contains("ONNX nodes became"), "{stdout}");
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(out.join("model.json")).expect("model.json"))
+            .expect("json");
+    assert_eq!(spec["inputs"][0]["shape"], serde_json::json!([4, 16]));
+
+    let (status, _, stderr) = run(binary("fleet")
+        .args(["model", "import"])
+        .arg(fixture("models/mlp.onnx"))
+        .args([
+            "--name",
+            "mlp",
+            "--version",
+            "1",
+            "--input-shape",
+            "x=4,16,1",
+            "--out",
+        ])
+        .arg(dir.path().join("wrong")));
+    assert_eq!(status.status.code(), Some(1));
+    assert!(
+        stderr.contains("gives 3 dimensions; the file declares 2"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("wrong").exists(), "nothing written");
 }
 
 #[test]

@@ -118,6 +118,9 @@ pub struct ModelConfig {
     pub class_output: Option<String>,
     /// For a model with one score per row: the score at or above which the row is class 1.
     pub binary_threshold: f64,
+    /// Most elements one tensor made while running the model may have (shape subgraphs that
+    /// compute a huge shape fail the request instead of exhausting the box). Default 2^28.
+    pub max_tensor_elements: usize,
 }
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -431,6 +434,12 @@ fn check_models(
         };
         let class_output = f.string("class_output", issues);
         let binary_threshold = f.number("binary_threshold", 0.5, (f64::MIN, f64::MAX), issues);
+        let max_tensor_elements = f.integer(
+            "max_tensor_elements",
+            edge_model::format::MAX_ELEMENTS as u64,
+            (1, 1 << 32),
+            issues,
+        ) as usize;
         f.finish(issues);
         out.insert(
             name.clone(),
@@ -439,6 +448,7 @@ fn check_models(
                 device,
                 class_output,
                 binary_threshold,
+                max_tensor_elements,
             },
         );
     }

@@ -68,6 +68,7 @@ impl ShadowStats {
 fn classes(t: &ResponseTensor) -> Vec<usize> {
     let width = t.shape.last().copied().unwrap_or(1).max(1);
     t.data
+        .to_f32_lossy()
         .chunks(width)
         .map(|row| {
             (0..row.len())

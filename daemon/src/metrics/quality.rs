@@ -39,8 +39,9 @@ impl Scoring {
 
     /// Predicted class and binary score of each row of `output`.
     pub fn rows(self, output: &ResponseTensor) -> Vec<(u32, Option<f32>)> {
-        output
-            .data
+        // Integer outputs (class labels) score as numbers too.
+        let values = output.data.to_f32_lossy();
+        values
             .chunks(self.width().max(1))
             .map(|row| match self {
                 Self::Threshold(t) => {
@@ -278,7 +279,7 @@ mod tests {
             name: "logits".into(),
             shape: vec![2, 2],
             datatype: "FP32".into(),
-            data: vec![0.0, 2.0, 1.0, -1.0],
+            data: vec![0.0f32, 2.0, 1.0, -1.0].into(),
         };
         let rows = Scoring::Argmax { classes: 2 }.rows(&out);
         assert_eq!(rows, vec![(1, Some(2.0)), (0, Some(-2.0))]);

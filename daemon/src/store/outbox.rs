@@ -116,6 +116,7 @@ fn wire_tensor(t: edge_model::oip::ResponseTensor) -> edge_protocol::records::Te
     edge_protocol::records::Tensor {
         name: t.name,
         shape: t.shape.iter().map(|&d| d as u32).collect(),
-        data: t.data,
+        // Records carry f32 (exact for FP32, FP16, INT8, UINT8, BOOL and integers below 2^24).
+        data: t.data.to_f32_lossy(),
     }
 }

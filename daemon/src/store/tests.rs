@@ -27,7 +27,7 @@ fn record(store: &Store, correlation: Option<&str>) -> PredictionRecord {
             name: "y".into(),
             shape: vec![1, 2],
             datatype: "FP32".into(),
-            data: vec![0.25, 0.75],
+            data: vec![0.25f32, 0.75].into(),
         }],
         inputs: None,
     }

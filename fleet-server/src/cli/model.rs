@@ -1,5 +1,6 @@
-//! `fleet model sign|publish|list|import`: the model registry, around [`crate::release`]
-//! (signing, the published bundles) and [`crate::import`] (ONNX import).
+//! `fleet model sign|publish|list|import|inspect`: the model registry, around
+//! [`crate::release`] (signing, the published bundles) and [`crate::import`] (ONNX import and
+//! inspection).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use edge_model::DeviceChoice;
 
 use super::context::lifetime as duration;
 use super::{context, exit};
+use crate::import::onnx::shapes::InputShape;
 use crate::import::{ImportError, ImportRequest, import};
 use crate::release::sign::{SignOptions, sign_model};
 use crate::release::store;
@@ -25,6 +27,9 @@ pub enum ModelCommand {
     /// Convert an ONNX model into the edge model format, verifying it against reference
     /// outputs when --check is given.
     Import(ImportArgs),
+    /// Show a model's inputs and outputs, its ops, and what this build cannot run of it,
+    /// without writing anything (an ONNX file or a model directory).
+    Inspect(InspectArgs),
 }
 
 pub fn run(command: ModelCommand) -> ExitCode {
@@ -33,6 +38,7 @@ pub fn run(command: ModelCommand) -> ExitCode {
         ModelCommand::Publish(args) => publish(args),
         ModelCommand::List(args) => list(args),
         ModelCommand::Import(args) => import_onnx(args),
+        ModelCommand::Inspect(args) => inspect(args),
     })
 }
 
@@ -100,6 +106,23 @@ pub struct ImportArgs {
     /// Device to verify on: auto, gpu or cpu.
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
+    /// What you know about an input's shape, as NAME=DIMS with comma-separated dims, each a
+    /// size or a name that stays free (x=batch,3,224,224 or x=1,3,224,224); repeatable.
+    #[arg(long = "input-shape")]
+    input_shapes: Vec<InputShape>,
+}
+
+/// `fleet model inspect MODEL.onnx|DIR`.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// An ONNX file or a model directory.
+    path: PathBuf,
+}
+
+fn inspect(args: InspectArgs) -> Result<ExitCode, ExitCode> {
+    let found = crate::import::inspect::inspect(&args.path).map_err(exit::failure)?;
+    print!("{found}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
@@ -168,6 +191,7 @@ fn import_onnx(args: ImportArgs) -> Result<ExitCode, ExitCode> {
         atol: args.atol,
         rtol: args.rtol,
         device: args.device,
+        input_shapes: args.input_shapes,
     };
     let summary = import(&request).map_err(|e| {
         if let ImportError::Mismatch { diffs, .. } = &e {
@@ -175,6 +199,9 @@ fn import_onnx(args: ImportArgs) -> Result<ExitCode, ExitCode> {
         }
         exit::failure(e)
     })?;
+    for note in &summary.notes {
+        println!("{note}");
+    }
     println!(
         "imported {} v{} into {}: {} nodes, {} weight tensors, {} parameters",
         request.name,

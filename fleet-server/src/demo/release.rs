@@ -43,6 +43,7 @@ pub(super) fn prepare(options: &DemoOptions, dir: &Path) -> Result<Release, Demo
         atol: None,
         rtol: None,
         device: edge_model::DeviceChoice::Cpu,
+        input_shapes: Vec::new(),
     })
     .map_err(|e| setup_err(format!("importing {new_name}.onnx: {e}")))?;
     println!(

@@ -10,7 +10,7 @@ use edge_model::ModelError;
 use edge_model::checks::OutputDiff;
 use onnx_ir::Node;
 
-use super::onnx::supported::SUPPORTED_OPS;
+use super::onnx::supported;
 
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +21,24 @@ pub enum ImportError {
     #[error("{path} is not a valid ONNX model: {reason}")]
     Parse { path: String, reason: String },
     #[error(
-        "node '{node}': op {op} is not supported{detail}. Supported ops: {} (Conv and pools in 1-D and 2-D)",
-        SUPPORTED_OPS.join(", ")
+        "node '{node}': op {op} is not supported{detail}. Supported ops (see {}): {} (Conv and pools in 1-D and 2-D)",
+        supported::OPS_DOC,
+        supported::names().collect::<Vec<_>>().join(", ")
     )]
     UnsupportedOp {
         node: String,
         op: String,
         detail: String,
+    },
+    #[error(
+        "node '{node}': attribute {attribute} of {op} {why}; {} lists what each op supports",
+        supported::OPS_DOC
+    )]
+    UnsupportedAttribute {
+        node: String,
+        op: String,
+        attribute: String,
+        why: String,
     },
     #[error("node '{node}' ({op}): {reason}")]
     Unsupported {

@@ -8,6 +8,7 @@
 //! the one error type of all three.
 
 mod error;
+pub mod inspect;
 pub mod onnx;
 pub mod optimize;
 
@@ -31,6 +32,8 @@ pub struct ImportRequest {
     pub atol: Option<f32>,
     pub rtol: Option<f32>,
     pub device: DeviceChoice,
+    /// Input shapes the operator fixed (`--input-shape`).
+    pub input_shapes: Vec<onnx::shapes::InputShape>,
 }
 
 /// What an import produced.
@@ -40,6 +43,8 @@ pub struct ImportSummary {
     pub weights: usize,
     pub parameters: usize,
     pub diffs: Vec<OutputDiff>,
+    /// What was fixed and folded.
+    pub notes: Vec<String>,
 }
 
 /// A model name is used in paths and topics: keep it to a safe alphabet.
@@ -65,7 +70,12 @@ pub fn import(request: &ImportRequest) -> Result<ImportSummary, ImportError> {
             path: request.out.clone(),
         });
     }
-    let converted = onnx::convert(&request.onnx, &request.name, request.version)?;
+    let converted = onnx::convert_with(
+        &request.onnx,
+        &request.name,
+        request.version,
+        &request.input_shapes,
+    )?;
     let mut cases = request.check.as_deref().map(CheckCases::read).transpose()?;
     if let Some(cases) = cases.as_mut() {
         cases.atol = request.atol.unwrap_or(cases.atol);
@@ -75,12 +85,14 @@ pub fn import(request: &ImportRequest) -> Result<ImportSummary, ImportError> {
         converted.spec.nodes.len(),
         converted.weights.len(),
         converted.weights.values().map(|w| w.data.len()).sum(),
+        converted.notes.clone(),
     );
     // Loading validates the graph and runs it once: a conversion that cannot execute is
     // refused here, not on the device.
     let options = LoadOptions {
         device: request.device,
         warmup_runs: 1,
+        ..Default::default()
     };
     let model = Model::from_parts(converted.spec.clone(), converted.weights.clone(), &options)?;
     let diffs = match &cases {
@@ -105,6 +117,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportSummary, ImportError> {
         weights: summary_counts.1,
         parameters: summary_counts.2,
         diffs,
+        notes: summary_counts.3,
     })
 }
 

@@ -76,57 +76,51 @@ fn fold_one(nodes: &mut [NodeSpec], conv: usize, bn: usize, weights: &mut Weight
         return false;
     };
     let get = |name: &String| weights.get(name).cloned();
-    let (Some(w), Some(gamma), Some(beta), Some(mean), Some(var)) = (
-        get(&nodes[conv].inputs[1]),
-        get(&nodes[bn].inputs[1]),
-        get(&nodes[bn].inputs[2]),
-        get(&nodes[bn].inputs[3]),
-        get(&nodes[bn].inputs[4]),
+    // Only FP32 weights are folded (an FP64 model keeps its BatchNormalization).
+    let get32 = |name: &String| {
+        get(name).and_then(|t| t.as_f32().map(<[f32]>::to_vec).map(|d| (t.shape, d)))
+    };
+    let (Some((w_shape, w)), Some((_, gamma)), Some((_, beta)), Some((_, mean)), Some((_, var))) = (
+        get32(&nodes[conv].inputs[1]),
+        get32(&nodes[bn].inputs[1]),
+        get32(&nodes[bn].inputs[2]),
+        get32(&nodes[bn].inputs[3]),
+        get32(&nodes[bn].inputs[4]),
     ) else {
         return false;
     };
-    let channels = w.shape.first().copied().unwrap_or(0);
-    let bias = match nodes[conv].inputs.get(2).and_then(get) {
-        Some(b) => b.data,
+    let channels = w_shape.first().copied().unwrap_or(0);
+    let bias = match nodes[conv].inputs.get(2) {
+        Some(b) => match get32(b) {
+            Some((_, b)) => b,
+            None => return false,
+        },
         None => vec![0.0; channels],
     };
-    let per_channel = |t: &HostTensor| t.data.len() == channels;
+    let per_channel = |t: &Vec<f32>| t.len() == channels;
     if channels == 0
         || ![&gamma, &beta, &mean, &var].into_iter().all(per_channel)
         || bias.len() != channels
     {
         return false;
     }
-    let per_out = w.data.len() / channels;
+    let per_out = w.len() / channels;
     let scale: Vec<f32> = (0..channels)
-        .map(|c| gamma.data[c] / (var.data[c] + epsilon).sqrt())
+        .map(|c| gamma[c] / (var[c] + epsilon).sqrt())
         .collect();
     let folded_w: Vec<f32> = w
-        .data
         .iter()
         .enumerate()
         .map(|(i, v)| v * scale[i / per_out])
         .collect();
     let folded_b: Vec<f32> = (0..channels)
-        .map(|c| (bias[c] - mean.data[c]) * scale[c] + beta.data[c])
+        .map(|c| (bias[c] - mean[c]) * scale[c] + beta[c])
         .collect();
     let name = nodes[conv].name.clone();
     let w_name = format!("{name}.bn_folded_weight");
     let b_name = format!("{name}.bn_folded_bias");
-    weights.insert(
-        w_name.clone(),
-        HostTensor {
-            shape: w.shape.clone(),
-            data: folded_w,
-        },
-    );
-    weights.insert(
-        b_name.clone(),
-        HostTensor {
-            shape: vec![channels],
-            data: folded_b,
-        },
-    );
+    weights.insert(w_name.clone(), HostTensor::f32(w_shape.clone(), folded_w));
+    weights.insert(b_name.clone(), HostTensor::f32(vec![channels], folded_b));
     let output = nodes[bn].outputs[0].clone();
     let conv_node = &mut nodes[conv];
     conv_node.inputs.truncate(1);

@@ -89,30 +89,62 @@ pub fn compare(
     rtol: f32,
 ) -> Result<OutputDiff> {
     let expected = reference.to_host()?;
+    compare_host(case, &reference.name, &expected, actual, atol, rtol)
+}
+
+/// Compares one produced output with its reference, both on the host.
+pub fn compare_host(
+    case: &str,
+    name: &str,
+    expected: &HostTensor,
+    actual: &HostTensor,
+    atol: f32,
+    rtol: f32,
+) -> Result<OutputDiff> {
     if expected.shape != actual.shape {
         return Err(ModelError::Check {
             case: case.into(),
             reason: format!(
-                "output '{}' has shape {:?}, the reference has {:?}",
-                reference.name, actual.shape, expected.shape
+                "output '{name}' has shape {:?}, the reference has {:?}",
+                actual.shape, expected.shape
             ),
         });
     }
+    if expected.dtype() != actual.dtype() {
+        return Err(ModelError::Check {
+            case: case.into(),
+            reason: format!(
+                "output '{name}' is {}, the reference is {}",
+                actual.dtype(),
+                expected.dtype()
+            ),
+        });
+    }
+    // Integers and booleans must match exactly; floats within the tolerance, NaN matching
+    // NaN and an infinity the same infinity (numpy's `assert_allclose`).
+    let exact = !actual.dtype().is_float();
     let mut max_abs = 0f32;
     let mut worst_ratio = 0f32;
-    for (&a, &b) in actual.data.iter().zip(&expected.data) {
-        let diff = (a - b).abs();
-        let ratio = if diff.is_nan() {
+    for (a, b) in actual.data.to_f64().into_iter().zip(expected.data.to_f64()) {
+        let same = a == b || (a.is_nan() && b.is_nan());
+        let diff = if same { 0.0 } else { (a - b).abs() };
+        let ratio = if same {
+            0.0
+        } else if diff.is_nan() || exact {
+            f64::INFINITY
+        } else {
+            diff / (f64::from(atol) + f64::from(rtol) * b.abs()).max(f64::MIN_POSITIVE)
+        };
+        max_abs = max_abs.max(if diff.is_nan() {
             f32::INFINITY
         } else {
-            diff / (atol + rtol * b.abs()).max(f32::MIN_POSITIVE)
-        };
-        max_abs = max_abs.max(if diff.is_nan() { f32::INFINITY } else { diff });
-        worst_ratio = worst_ratio.max(ratio);
+            diff as f32
+        });
+        worst_ratio = worst_ratio.max(ratio as f32);
     }
     Ok(OutputDiff {
         case: case.into(),
-        output: reference.name.clone(),
+        output: name.to_string(),
         max_abs,
         worst_ratio,
     })

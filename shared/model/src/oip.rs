@@ -12,8 +12,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
+use crate::format::DataType;
 use crate::format::{MAX_ELEMENTS, MAX_RANK};
-use crate::weights::{HostTensor, element_count};
+use crate::weights::{HostData, HostTensor, element_count};
 
 /// An inference request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,13 +53,24 @@ pub struct InferenceResponse {
     pub outputs: Vec<ResponseTensor>,
 }
 
-/// One output tensor of a response, with flat row-major data.
+/// One output tensor of a response, with flat row-major data. Read back by its `datatype`
+/// (through the same checks as a request tensor), so an FP32 tensor stays FP32.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RequestTensor")]
 pub struct ResponseTensor {
     pub name: String,
     pub shape: Vec<usize>,
     pub datatype: String,
-    pub data: Vec<f32>,
+    /// Serialised as a flat JSON array of the datatype's values (numbers or booleans).
+    pub data: HostData,
+}
+
+impl TryFrom<RequestTensor> for ResponseTensor {
+    type Error = ModelError;
+    fn try_from(raw: RequestTensor) -> Result<Self> {
+        let host = raw.to_host()?;
+        Ok(Self::from_host(&raw.name, host))
+    }
 }
 
 impl ResponseTensor {
@@ -66,7 +78,7 @@ impl ResponseTensor {
         Self {
             name: name.to_string(),
             shape: tensor.shape,
-            datatype: "FP32".into(),
+            datatype: tensor.data.dtype().oip_name().into(),
             data: tensor.data,
         }
     }
@@ -82,14 +94,18 @@ impl InferenceRequest {
 }
 
 impl RequestTensor {
-    /// Converts to a host tensor, checking datatype, shape and element count.
+    /// Converts to a host tensor of the request's datatype, checking the datatype, shape,
+    /// element count and that every value fits the type (an integer type never takes a
+    /// fraction or an out-of-range number: nothing is silently narrowed).
     pub fn to_host(&self) -> Result<HostTensor> {
-        if self.datatype != "FP32" {
-            return Err(ModelError::request(format!(
-                "input '{}' has datatype {}; this model takes FP32",
-                self.name, self.datatype
-            )));
-        }
+        let datatype = DataType::from_oip_name(&self.datatype).ok_or_else(|| {
+            ModelError::request(format!(
+                "input '{}' has datatype {}; supported: {}",
+                self.name,
+                self.datatype,
+                DataType::ALL.map(DataType::oip_name).join(", ")
+            ))
+        })?;
         if self.shape.len() > MAX_RANK {
             return Err(ModelError::request(format!(
                 "input '{}' has rank {}, over the limit of {MAX_RANK}",
@@ -110,8 +126,30 @@ impl RequestTensor {
                     self.name, self.shape
                 ))
             })?;
-        let mut data = Vec::with_capacity(elements.min(1 << 20));
-        flatten(&self.data, &mut data, 0, elements)
+        let read = |value: &serde_json::Value| -> std::result::Result<HostData, String> {
+            fn int<T: TryFrom<i64>>(v: &serde_json::Value, ty: DataType) -> Result<T, String> {
+                let n = v.as_i64().ok_or_else(|| format!("{v} is not an integer"))?;
+                T::try_from(n).map_err(|_| format!("{n} is out of range for {ty}"))
+            }
+            Ok(match datatype {
+                DataType::Fp32 => {
+                    HostData::F32(collect(value, elements, |v| Ok(number(v)? as f32))?)
+                }
+                DataType::Fp16 => HostData::F16(collect(value, elements, |v| {
+                    Ok(half::f16::from_f64(number(v)?).to_f32())
+                })?),
+                DataType::Fp64 => HostData::F64(collect(value, elements, number)?),
+                DataType::Int64 => HostData::I64(collect(value, elements, |v| int(v, datatype))?),
+                DataType::Int32 => HostData::I32(collect(value, elements, |v| int(v, datatype))?),
+                DataType::Int8 => HostData::I8(collect(value, elements, |v| int(v, datatype))?),
+                DataType::Uint8 => HostData::U8(collect(value, elements, |v| int(v, datatype))?),
+                DataType::Bool => HostData::Bool(collect(value, elements, |v| {
+                    v.as_bool()
+                        .ok_or_else(|| format!("data holds {}, not a boolean", kind(v)))
+                })?),
+            })
+        };
+        let data = read(&self.data)
             .map_err(|reason| ModelError::request(format!("input '{}': {reason}", self.name)))?;
         if data.len() != elements {
             return Err(ModelError::request(format!(
@@ -128,38 +166,55 @@ impl RequestTensor {
         Self {
             name: name.to_string(),
             shape: tensor.shape.iter().map(|&d| d as u64).collect(),
-            datatype: "FP32".into(),
-            data: serde_json::Value::from(tensor.data.clone()),
+            datatype: tensor.data.dtype().oip_name().into(),
+            data: serde_json::to_value(&tensor.data).unwrap_or_default(),
         }
     }
 }
 
-/// Flattens flat or nested JSON numbers into `out`, stopping as soon as more than `limit`
-/// values have been seen.
-fn flatten(
-    value: &serde_json::Value,
-    out: &mut Vec<f32>,
-    depth: usize,
-    limit: usize,
-) -> std::result::Result<(), String> {
-    match value {
-        serde_json::Value::Number(n) => {
-            if out.len() >= limit {
-                return Err(format!("more than the {limit} values its shape declares"));
-            }
-            let v = n.as_f64().ok_or("a number out of range")?;
-            out.push(v as f32);
-            Ok(())
-        }
-        serde_json::Value::Array(items) if depth <= MAX_RANK => {
-            for item in items {
-                flatten(item, out, depth + 1, limit)?;
-            }
-            Ok(())
-        }
-        serde_json::Value::Array(_) => Err(format!("data nested deeper than {MAX_RANK} levels")),
+fn number(v: &serde_json::Value) -> std::result::Result<f64, String> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().ok_or_else(|| "a number out of range".into()),
         other => Err(format!("data holds {}, not a number", kind(other))),
     }
+}
+
+/// Flattens flat or nested JSON values into a vector, stopping as soon as more than `limit`
+/// values have been seen.
+fn collect<T>(
+    value: &serde_json::Value,
+    limit: usize,
+    item: impl Fn(&serde_json::Value) -> std::result::Result<T, String>,
+) -> std::result::Result<Vec<T>, String> {
+    fn walk<T>(
+        value: &serde_json::Value,
+        out: &mut Vec<T>,
+        depth: usize,
+        limit: usize,
+        item: &dyn Fn(&serde_json::Value) -> std::result::Result<T, String>,
+    ) -> std::result::Result<(), String> {
+        match value {
+            serde_json::Value::Array(items) if depth <= MAX_RANK => {
+                for v in items {
+                    walk(v, out, depth + 1, limit, item)?;
+                }
+                Ok(())
+            }
+            serde_json::Value::Array(_) => {
+                Err(format!("data nested deeper than {MAX_RANK} levels"))
+            }
+            v => {
+                if out.len() >= limit {
+                    return Err(format!("more than the {limit} values its shape declares"));
+                }
+                out.push(item(v)?);
+                Ok(())
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(limit.min(1 << 20));
+    walk(value, &mut out, 0, limit, &item)?;
+    Ok(out)
 }
 
 fn kind(value: &serde_json::Value) -> &'static str {
@@ -209,13 +264,56 @@ mod tests {
     #[test]
     fn wrong_dtype_and_non_numbers_are_rejected() {
         let mut t = tensor(&[1], serde_json::json!([1]));
-        t.datatype = "INT64".into();
-        assert!(t.to_host().is_err_and(|e| e.to_string().contains("INT64")));
+        t.datatype = "BYTES".into();
+        assert!(t.to_host().is_err_and(|e| e.to_string().contains("BYTES")));
         let t = tensor(&[2], serde_json::json!([1, "two"]));
         assert!(
             t.to_host()
                 .is_err_and(|e| e.to_string().contains("a string"))
         );
+    }
+
+    #[test]
+    fn typed_inputs_keep_their_type_and_refuse_what_does_not_fit() {
+        let mut t = tensor(&[2], serde_json::json!([9007199254740993i64, -1]));
+        t.datatype = "INT64".into();
+        assert_eq!(
+            t.to_host().expect("int64").data,
+            HostData::I64(vec![9007199254740993, -1])
+        );
+        t.datatype = "UINT8".into();
+        assert!(
+            t.to_host()
+                .is_err_and(|e| e.to_string().contains("out of range for UINT8"))
+        );
+        let mut t = tensor(&[1], serde_json::json!([1.5]));
+        t.datatype = "INT32".into();
+        assert!(
+            t.to_host()
+                .is_err_and(|e| e.to_string().contains("not an integer"))
+        );
+        let mut t = tensor(&[2], serde_json::json!([true, false]));
+        t.datatype = "BOOL".into();
+        assert_eq!(
+            t.to_host().expect("bool").data,
+            HostData::Bool(vec![true, false])
+        );
+        let mut t = tensor(&[1], serde_json::json!([0.1]));
+        t.datatype = "FP64".into();
+        assert_eq!(t.to_host().expect("fp64").data, HostData::F64(vec![0.1]));
+    }
+
+    #[test]
+    fn response_data_serialises_as_its_type() {
+        let out = ResponseTensor::from_host(
+            "y",
+            HostTensor::typed(vec![2], vec![3i64, -4]).expect("tensor"),
+        );
+        let json = serde_json::to_value(&out).expect("json");
+        assert_eq!(json["datatype"], "INT64");
+        assert_eq!(json["data"], serde_json::json!([3, -4]));
+        let back: ResponseTensor = serde_json::from_value(json).expect("parse");
+        assert_eq!(back.data, HostData::I64(vec![3, -4]));
     }
 
     #[test]

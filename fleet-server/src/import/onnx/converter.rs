@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use edge_model::format::{NodeSpec, Op};
-use edge_model::weights::{HostTensor, Weights};
-use onnx_ir::{Argument, Node};
+use edge_model::weights::{HostData, HostTensor, Weights};
+use onnx_ir::{Argument, DType, Node};
 
 use super::ops;
 use crate::import::error::ImportError;
@@ -17,6 +17,8 @@ pub(super) struct Converter {
     /// onnx-ir's value names → the names the ONNX file (and so the caller) uses.
     pub(super) renames: BTreeMap<String, String>,
     pub(super) nodes: Vec<NodeSpec>,
+    /// Every value some node reads or the graph outputs (onnx-ir's names).
+    pub(super) used: std::collections::BTreeSet<String>,
 }
 
 impl Converter {
@@ -25,6 +27,7 @@ impl Converter {
             weights: BTreeMap::new(),
             renames: BTreeMap::new(),
             nodes: Vec::new(),
+            used: Default::default(),
         }
     }
 
@@ -34,11 +37,86 @@ impl Converter {
             return self.constant(node);
         }
         let lowered = ops::lower(node)?;
-        let inputs = self.data_inputs(node, lowered.inputs, lowered.transpose)?;
+        self.check_types_and_outputs(node, &lowered.op)?;
+        let mut inputs = self.data_inputs(node, lowered.inputs, lowered.transpose)?;
+        for (k, param) in lowered.params.into_iter().enumerate() {
+            let name = match param {
+                ops::Param::Input(index) => {
+                    let arg = node.inputs().get(index).ok_or_else(|| {
+                        ImportError::unsupported(node, format!("input {index} is missing"))
+                    })?;
+                    if arg.is_static() || arg.is_constant() {
+                        let data = arg.value().ok_or_else(|| {
+                            ImportError::unsupported(node, format!("input {index} has no value"))
+                        })?;
+                        let name = format!("{}.param{k}", node.name());
+                        let host = host_tensor(node, &name, data)?;
+                        self.add_weight(&name, host, false)
+                    } else {
+                        self.name_of(arg)
+                    }
+                }
+                ops::Param::Ints(values) => {
+                    let n = values.len();
+                    let host = HostTensor::typed(vec![n], values)
+                        .map_err(|e| ImportError::unsupported(node, e.to_string()))?;
+                    self.add_weight(&format!("{}.param{k}", node.name()), host, false)
+                }
+                ops::Param::Const(host) => {
+                    self.add_weight(&format!("{}.param{k}", node.name()), host, false)
+                }
+            };
+            inputs.push(name);
+        }
         if inputs.is_empty() {
             return Err(ImportError::unsupported(node, "no data input"));
         }
         self.push(node, lowered.op, inputs);
+        Ok(())
+    }
+
+    /// Refuses a node whose first input has an element type the op does not run on, or whose
+    /// second or later output is used (Dropout's mask, MaxPool's indices, LayerNormalization's
+    /// statistics: training-time outputs we do not compute).
+    fn check_types_and_outputs(&self, node: &Node, op: &Op) -> Result<(), ImportError> {
+        if let Some(dtype) = node.inputs().first().and_then(|a| arg_type(&a.ty))
+            && !op.accepts(dtype)
+        {
+            return Err(ImportError::unsupported(
+                node,
+                format!("{} inputs are not supported by this op", dtype.oip_name()),
+            ));
+        }
+        let extra = node
+            .outputs()
+            .iter()
+            .skip(1)
+            .filter(|o| !o.name.is_empty() && self.used.contains(&o.name))
+            .count();
+        if extra > 0 {
+            return Err(ImportError::unsupported(
+                node,
+                format!(
+                    "{} outputs; only the first (the inference result) is supported",
+                    extra + 1
+                ),
+            ));
+        }
+        if let Node::Dropout(d) = node {
+            // Dropout's third input turns training mode on: random masks we do not run.
+            let training = d.inputs.get(2).filter(|a| !a.is_optional());
+            let off = training.is_none_or(|a| {
+                a.value()
+                    .and_then(|v| v.as_slice::<bool>().ok().map(|b| b.iter().all(|x| !x)))
+                    .unwrap_or(false)
+            });
+            if !off {
+                return Err(ImportError::unsupported(
+                    node,
+                    "training_mode (random dropout) is not supported; only inference",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -155,29 +233,75 @@ impl Converter {
     }
 }
 
-fn host_tensor(
+/// A constant of any supported element type (FP16 is widened to f32; BF16 and unsigned types
+/// other than UINT8 are refused, naming the constant).
+pub(super) fn host_tensor(
     node: &Node,
     name: &str,
     data: onnx_ir::TensorData,
 ) -> Result<HostTensor, ImportError> {
-    if !data.dtype().is_float() {
-        return Err(ImportError::unsupported(
-            node,
-            format!(
-                "constant '{name}' has element type {:?}; only float tensors flow through graphs",
-                data.dtype()
-            ),
-        ));
-    }
     let shape: Vec<usize> = data.shape().iter().copied().collect();
-    let values = data
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| ImportError::unsupported(node, format!("constant '{name}': {e:?}")))?;
-    HostTensor::new(shape, values).map_err(|e| ImportError::unsupported(node, e.to_string()))
+    let err = |e: String| ImportError::unsupported(node, format!("constant '{name}': {e}"));
+    let dtype = data.dtype();
+    let values: HostData = match dtype {
+        DType::F32 => HostData::F32(
+            data.try_into_vec_as::<f32>()
+                .map_err(|e| err(format!("{e:?}")))?,
+        ),
+        DType::F16 => HostData::F16(
+            data.try_into_vec_as::<f32>()
+                .map_err(|e| err(format!("{e:?}")))?,
+        ),
+        DType::F64 => HostData::F64(
+            data.try_into_vec_as::<f64>()
+                .map_err(|e| err(format!("{e:?}")))?,
+        ),
+        DType::I64 => HostData::I64(
+            data.try_into_vec_as::<i64>()
+                .map_err(|e| err(format!("{e:?}")))?,
+        ),
+        DType::I32 => HostData::I32(
+            data.try_into_vec_as::<i32>()
+                .map_err(|e| err(format!("{e:?}")))?,
+        ),
+        DType::I8 => HostData::I8(
+            data.try_into_vec_as::<i8>()
+                .map_err(|e| err(format!("{e:?}")))?,
+        ),
+        DType::U8 => HostData::U8(
+            data.try_into_vec_as::<u8>()
+                .map_err(|e| err(format!("{e:?}")))?,
+        ),
+        DType::Bool(_) => HostData::Bool(
+            data.as_slice::<bool>()
+                .map(<[bool]>::to_vec)
+                .map_err(|e| err(format!("{e:?}")))?,
+        ),
+        other => return Err(err(format!("element type {other:?} is not supported"))),
+    };
+    HostTensor::typed(shape, values).map_err(|e| err(e.to_string()))
+}
+
+/// The element type of a parsed argument, when it is one we know.
+fn arg_type(ty: &onnx_ir::ArgType) -> Option<edge_model::format::DataType> {
+    match ty {
+        onnx_ir::ArgType::Tensor(t) => super::signature::data_type(t.dtype),
+        onnx_ir::ArgType::ScalarNative(d) | onnx_ir::ArgType::ScalarTensor(d) => {
+            super::signature::data_type(*d)
+        }
+        // onnx-ir types some results of shape arithmetic (even comparisons of shapes) as
+        // `Shape`, whatever their element type: unknown here, checked when the node runs.
+        onnx_ir::ArgType::Shape(_) => None,
+    }
 }
 
 fn transpose_2d(node: &Node, t: HostTensor) -> Result<HostTensor, ImportError> {
+    let Some(values) = t.as_f32() else {
+        return Err(ImportError::unsupported(
+            node,
+            format!("a {} weight cannot be a linear layer's", t.dtype()),
+        ));
+    };
     let [rows, cols] = t.shape[..] else {
         return Err(ImportError::unsupported(
             node,
@@ -187,11 +311,8 @@ fn transpose_2d(node: &Node, t: HostTensor) -> Result<HostTensor, ImportError> {
     let mut data = vec![0.0; t.data.len()];
     for r in 0..rows {
         for c in 0..cols {
-            data[c * rows + r] = t.data[r * cols + c];
+            data[c * rows + r] = values[r * cols + c];
         }
     }
-    Ok(HostTensor {
-        shape: vec![cols, rows],
-        data,
-    })
+    Ok(HostTensor::f32(vec![cols, rows], data))
 }

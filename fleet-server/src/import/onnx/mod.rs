@@ -11,10 +11,11 @@
 
 mod converter;
 mod ops;
-mod signature;
+pub mod shapes;
+pub(crate) mod signature;
 pub(crate) mod supported;
 
-pub use supported::SUPPORTED_OPS;
+pub use supported::{CLAIMS, Claim};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,19 +36,45 @@ pub const MAX_ONNX_BYTES: u64 = 2 << 30;
 pub struct Converted {
     pub spec: ModelSpec,
     pub weights: Weights,
+    /// What the conversion fixed and folded, for the operator.
+    pub notes: Vec<String>,
 }
 
 /// Converts the ONNX file at `path`.
 pub fn convert(path: &Path, name: &str, version: u64) -> Result<Converted, ImportError> {
+    convert_with(path, name, version, &[])
+}
+
+/// Converts the ONNX file at `path`, with the input shapes the operator fixed.
+pub fn convert_with(
+    path: &Path,
+    name: &str,
+    version: u64,
+    input_shapes: &[shapes::InputShape],
+) -> Result<Converted, ImportError> {
     let display = path.display().to_string();
     let bytes = edge_model::read_bounded(path, MAX_ONNX_BYTES).map_err(|e| ImportError::Read {
         path: display.clone(),
         reason: e.to_string(),
     })?;
-    let proto = ModelProto::parse_from_bytes(&bytes).map_err(|e| ImportError::Parse {
+    let mut proto = ModelProto::parse_from_bytes(&bytes).map_err(|e| ImportError::Parse {
         path: display.clone(),
         reason: e.to_string(),
     })?;
+    let mut notes = Vec::new();
+    let bytes = if input_shapes.is_empty() {
+        bytes
+    } else {
+        shapes::apply(&mut proto, input_shapes)?;
+        for s in input_shapes {
+            notes.push(format!("fixed input {s}"));
+        }
+        proto.write_to_bytes().map_err(|e| ImportError::Parse {
+            path: display.clone(),
+            reason: e.to_string(),
+        })?
+    };
+    let onnx_nodes = proto.graph.as_ref().map_or(0, |g| g.node.len());
     let opset = proto
         .opset_import
         .iter()
@@ -73,7 +100,20 @@ pub fn convert(path: &Path, name: &str, version: u64) -> Result<Converted, Impor
         }
     };
     let mut converter = Converter::new();
+    converter.used = graph
+        .nodes
+        .iter()
+        .flat_map(|n| n.inputs().iter().map(|a| a.name.clone()))
+        .chain(graph.outputs.iter().map(|a| a.name.clone()))
+        .collect();
     let inputs = signature(&proto, &graph.inputs, "input", &mut converter.renames)?;
+    if inputs.is_empty() {
+        return Err(ImportError::Signature {
+            what: "input",
+            name: "*".into(),
+            reason: "the graph has no inputs (a constant model): nothing to serve".into(),
+        });
+    }
     let mut output_renames = BTreeMap::new();
     let outputs = signature(&proto, &graph.outputs, "output", &mut output_renames)?;
     for node in &graph.nodes {
@@ -94,7 +134,13 @@ pub fn convert(path: &Path, name: &str, version: u64) -> Result<Converted, Impor
             outputs: vec![declared],
         });
     }
+    let before = converter.nodes.len();
     crate::import::optimize::optimize(&mut converter.nodes, &mut converter.weights, &outputs);
+    notes.push(format!(
+        "{onnx_nodes} ONNX nodes became {before} after onnx-ir's folding and fusions, {} after ours \
+         (BatchNormalization into Conv)",
+        converter.nodes.len()
+    ));
     let spec = ModelSpec {
         format_version: FORMAT_VERSION,
         name: name.to_string(),
@@ -114,11 +160,12 @@ pub fn convert(path: &Path, name: &str, version: u64) -> Result<Converted, Impor
     Ok(Converted {
         spec,
         weights: converter.weights,
+        notes,
     })
 }
 
 /// Refuses files with no graph and ops we do not run, naming the node as the file names it
-/// (onnx-ir renames nodes by type and counter).
+/// (onnx-ir renames nodes).
 fn precheck(proto: &ModelProto, path: &str) -> Result<(), ImportError> {
     let graph = proto
         .graph
@@ -130,24 +177,129 @@ fn precheck(proto: &ModelProto, path: &str) -> Result<(), ImportError> {
             reason: "the file holds no graph (no nodes or no outputs)".into(),
         });
     };
+    signature::precheck_types(graph)?;
+    match refusals(graph).into_iter().next() {
+        Some(refusal) => Err(refusal.into()),
+        None => Ok(()),
+    }
+}
+
+/// A node this build does not run: its op, or one of its attributes, is not claimed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    Op {
+        node: String,
+        op: String,
+    },
+    Attribute {
+        node: String,
+        op: String,
+        attribute: String,
+        why: String,
+    },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Op { node, op } => write!(f, "node '{node}': op {op} is not supported"),
+            Refusal::Attribute {
+                node,
+                op,
+                attribute,
+                why,
+            } => write!(f, "node '{node}': attribute {attribute} of {op} {why}"),
+        }
+    }
+}
+
+impl From<Refusal> for ImportError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Op { node, op } => ImportError::UnsupportedOp {
+                node,
+                op,
+                detail: String::new(),
+            },
+            Refusal::Attribute {
+                node,
+                op,
+                attribute,
+                why,
+            } => ImportError::UnsupportedAttribute {
+                node,
+                op,
+                attribute,
+                why,
+            },
+        }
+    }
+}
+
+/// Every node of `graph` whose op or attributes are not claimed (`supported.rs`), in order.
+pub fn refusals(graph: &onnx_ir::GraphProto) -> Vec<Refusal> {
+    let mut out = Vec::new();
     for (index, node) in graph.node.iter().enumerate() {
         let standard = node.domain.is_empty() || node.domain == "ai.onnx";
-        if !standard || !SUPPORTED_OPS.contains(&node.op_type.as_str()) {
+        let name = if node.name.is_empty() {
+            format!("#{index}")
+        } else {
+            node.name.clone()
+        };
+        let Some(claim) = supported::claim_for(&node.op_type).filter(|_| standard) else {
             let op = if standard {
                 node.op_type.clone()
             } else {
                 format!("{}::{}", node.domain, node.op_type)
             };
-            return Err(ImportError::UnsupportedOp {
-                node: if node.name.is_empty() {
-                    format!("#{index}")
-                } else {
-                    node.name.clone()
-                },
-                op,
-                detail: String::new(),
-            });
+            out.push(Refusal::Op { node: name, op });
+            continue;
+        };
+        // Dropout's third input switches training mode on (random masks): refused unless it
+        // is a constant false.
+        if node.op_type == "Dropout"
+            && let Some(mode) = node.input.get(2).filter(|n| !n.is_empty())
+        {
+            let off = graph
+                .initializer
+                .iter()
+                .find(|i| &i.name == mode)
+                .is_some_and(|i| {
+                    i.raw_data.iter().all(|&b| b == 0) && i.int32_data.iter().all(|&v| v == 0)
+                });
+            if !off {
+                out.push(Refusal::Attribute {
+                    node: name.clone(),
+                    op: node.op_type.clone(),
+                    attribute: "training_mode (input 3)".into(),
+                    why: "is not supported: only inference (no random dropout)".into(),
+                });
+                continue;
+            }
+        }
+        for attribute in &node.attribute {
+            let key = attribute.name.as_str();
+            let why = if !claim.attributes.contains(&key) {
+                Some("is not supported".to_string())
+            } else {
+                supported::ONLY_DEFAULT
+                    .iter()
+                    .find(|(op, a, _)| *op == node.op_type && *a == key)
+                    .filter(|(_, _, default)| attribute.i != *default)
+                    .map(|(_, _, default)| {
+                        format!("= {} is not supported (only {default})", attribute.i)
+                    })
+            };
+            if let Some(why) = why {
+                out.push(Refusal::Attribute {
+                    node: name.clone(),
+                    op: node.op_type.clone(),
+                    attribute: key.to_string(),
+                    why,
+                });
+                break;
+            }
         }
     }
-    Ok(())
+    out
 }

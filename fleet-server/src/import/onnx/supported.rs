@@ -1,40 +1,193 @@
-//! The ONNX op types the importer accepts: a leaf list, read by the pre-parse check and
-//! printed in the refusal of any other op (so the error type can name it without importing
-//! the converter).
+//! What the importer claims, in one place: each ONNX op type it accepts with the attributes it
+//! honours, and attribute values it refuses. A node using any other attribute (or a refused
+//! value) is refused before parsing, naming the op, the node and `docs/ops.md`, never run
+//! with the attribute ignored. A leaf module: the pre-parse check and the error type read it
+//! without importing the converters. Adding an op: a line here, its converter in its family
+//! file under `ops/`, its executor in `edge_model`'s family file, and its conformance cases.
 
-/// The ONNX op types the importer accepts (Conv and the pools in 1-D and 2-D; the spatial rank
-/// is checked after parsing).
-pub const SUPPORTED_OPS: &[&str] = &[
-    "Gemm",
-    "MatMul",
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Relu",
-    "LeakyRelu",
-    "Sigmoid",
-    "Tanh",
-    "Softmax",
-    "LogSoftmax",
-    "Erf",
-    "Gelu",
-    "Conv",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "BatchNormalization",
-    "LayerNormalization",
-    "Flatten",
-    "Reshape",
-    "Transpose",
-    "Concat",
-    "Squeeze",
-    "Unsqueeze",
-    "Clip",
-    "Pad",
-    "ReduceMean",
-    "Dropout",
-    "Identity",
-    "Constant",
+/// One claimed op type and the attributes its converter reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim {
+    pub op: &'static str,
+    pub attributes: &'static [&'static str],
+}
+
+const fn claim(op: &'static str, attributes: &'static [&'static str]) -> Claim {
+    Claim { op, attributes }
+}
+
+const REDUCE: &[&str] = &["axes", "keepdims", "noop_with_empty_axes"];
+
+/// Every op type the importer accepts (Conv and the pools in 1-D and 2-D; the spatial rank is
+/// checked after parsing).
+pub const CLAIMS: &[Claim] = &[
+    claim("Gemm", &["alpha", "beta", "transA", "transB"]),
+    claim("MatMul", &[]),
+    claim("Add", &[]),
+    claim("Sub", &[]),
+    claim("Mul", &[]),
+    claim("Div", &[]),
+    claim("Relu", &[]),
+    claim("LeakyRelu", &["alpha"]),
+    claim("Sigmoid", &[]),
+    claim("Tanh", &[]),
+    claim("Softmax", &["axis"]),
+    claim("LogSoftmax", &["axis"]),
+    claim("Erf", &[]),
+    claim("Gelu", &["approximate"]),
+    claim(
+        "Conv",
+        &[
+            "kernel_shape",
+            "strides",
+            "dilations",
+            "group",
+            "pads",
+            "auto_pad",
+        ],
+    ),
+    claim(
+        "MaxPool",
+        &[
+            "kernel_shape",
+            "strides",
+            "dilations",
+            "pads",
+            "auto_pad",
+            "ceil_mode",
+            "storage_order",
+        ],
+    ),
+    claim(
+        "AveragePool",
+        &[
+            "kernel_shape",
+            "strides",
+            "pads",
+            "auto_pad",
+            "ceil_mode",
+            "count_include_pad",
+        ],
+    ),
+    claim("GlobalAveragePool", &[]),
+    claim(
+        "BatchNormalization",
+        &["epsilon", "momentum", "training_mode", "spatial"],
+    ),
+    claim("LayerNormalization", &["axis", "epsilon", "stash_type"]),
+    claim("Flatten", &["axis"]),
+    claim("Reshape", &["allowzero"]),
+    claim("Transpose", &["perm"]),
+    claim("Concat", &["axis"]),
+    claim("Squeeze", &["axes"]),
+    claim("Unsqueeze", &["axes"]),
+    claim("Clip", &["min", "max"]),
+    claim("Pad", &["mode", "pads", "value"]),
+    claim("Dropout", &["ratio", "seed"]),
+    claim("Identity", &[]),
+    claim(
+        "Constant",
+        &[
+            "value",
+            "value_float",
+            "value_floats",
+            "value_int",
+            "value_ints",
+        ],
+    ),
+    // Element-wise and activations.
+    claim("Pow", &[]),
+    claim("Sqrt", &[]),
+    claim("Exp", &[]),
+    claim("Log", &[]),
+    claim("Abs", &[]),
+    claim("Neg", &[]),
+    claim("Reciprocal", &[]),
+    claim("Floor", &[]),
+    claim("Ceil", &[]),
+    claim("Round", &[]),
+    claim("Sign", &[]),
+    claim("Min", &[]),
+    claim("Max", &[]),
+    claim("Sum", &[]),
+    claim("Mean", &[]),
+    claim("Mod", &["fmod"]),
+    claim("Where", &[]),
+    claim("Equal", &[]),
+    claim("Less", &[]),
+    claim("LessOrEqual", &[]),
+    claim("Greater", &[]),
+    claim("GreaterOrEqual", &[]),
+    claim("And", &[]),
+    claim("Or", &[]),
+    claim("Not", &[]),
+    claim("Xor", &[]),
+    claim("IsNaN", &[]),
+    claim("IsInf", &["detect_negative", "detect_positive"]),
+    claim("Cast", &["to", "saturate"]),
+    claim("CastLike", &["saturate"]),
+    claim("HardSigmoid", &["alpha", "beta"]),
+    claim("HardSwish", &[]),
+    claim("PRelu", &[]),
+    claim("Elu", &["alpha"]),
+    claim("Selu", &["alpha", "gamma"]),
+    claim("Celu", &["alpha"]),
+    claim("Softplus", &[]),
+    claim("Softsign", &[]),
+    claim("Mish", &[]),
+    claim("ThresholdedRelu", &["alpha"]),
+    claim("Sin", &[]),
+    claim("Cos", &[]),
+    claim("Tan", &[]),
+    claim("Asin", &[]),
+    claim("Acos", &[]),
+    claim("Atan", &[]),
+    claim("Sinh", &[]),
+    claim("Cosh", &[]),
+    // Shape and indexing.
+    claim("Shape", &["start", "end"]),
+    claim("Size", &[]),
+    claim("Gather", &["axis"]),
+    claim("Slice", &["starts", "ends", "axes"]),
+    claim("Expand", &[]),
+    claim("Tile", &[]),
+    claim("ConstantOfShape", &["value"]),
+    claim("Range", &[]),
+    claim("GatherElements", &["axis"]),
+    claim("ArgMax", &["axis", "keepdims", "select_last_index"]),
+    claim("ArgMin", &["axis", "keepdims", "select_last_index"]),
+    claim("CumSum", &["exclusive", "reverse"]),
+    claim("Trilu", &["upper"]),
+    // Reductions.
+    claim("ReduceSum", REDUCE),
+    claim("ReduceMax", REDUCE),
+    claim("ReduceMin", REDUCE),
+    claim("ReduceProd", REDUCE),
+    claim("ReduceL1", REDUCE),
+    claim("ReduceL2", REDUCE),
+    claim("ReduceLogSum", REDUCE),
+    claim("ReduceLogSumExp", REDUCE),
+    claim("ReduceSumSquare", REDUCE),
+    claim("ReduceMean", REDUCE),
 ];
+
+/// Attribute values that are claimed only at their default: (op, attribute, the one integer
+/// value accepted).
+pub const ONLY_DEFAULT: &[(&str, &str, i64)] = &[
+    ("Reshape", "allowzero", 0),
+    ("MaxPool", "storage_order", 0),
+    ("BatchNormalization", "training_mode", 0),
+];
+
+/// The claimed op types, in the list's order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    CLAIMS.iter().map(|c| c.op)
+}
+
+/// The claim for `op`, if there is one.
+pub fn claim_for(op: &str) -> Option<&'static Claim> {
+    CLAIMS.iter().find(|c| c.op == op)
+}
+
+/// Where the claims are written out for people.
+pub const OPS_DOC: &str = "docs/ops.md";

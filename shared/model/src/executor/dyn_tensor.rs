@@ -1,24 +1,25 @@
 //! A tensor whose rank is known only at run time.
 //!
-//! Burn's `Tensor<D>` carries its rank in the type; a model graph decides ranks at run time.
-//! `DynTensor` holds one of `Tensor<1>` .. `Tensor<6>`, and the macros below run a generic body
-//! on whichever it is. Changing rank goes through `reshape`, which is a metadata operation for
-//! contiguous tensors on both backends.
+//! Burn's `Tensor<D, K>` carries its rank and kind (float, int, bool) in the type; a model
+//! graph decides ranks at run time. `DynTensor<K>` holds one of `Tensor<1, K>` ..
+//! `Tensor<6, K>`, and the macros below run a generic body on whichever it is. Changing rank
+//! goes through `reshape`, which is a metadata operation for contiguous tensors on both
+//! backends. Which kind a graph value has, and its element type, is `value::Value`'s business.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::kind::Basic;
+use burn::tensor::{DType, Device, Float, Tensor, TensorData};
 
 use crate::error::{ModelError, Result};
-use crate::weights::HostTensor;
 
-/// A float tensor of rank 1 to 6.
+/// A tensor of kind `K` (float by default) and rank 1 to 6.
 #[derive(Debug, Clone)]
-pub enum DynTensor {
-    R1(Tensor<1>),
-    R2(Tensor<2>),
-    R3(Tensor<3>),
-    R4(Tensor<4>),
-    R5(Tensor<5>),
-    R6(Tensor<6>),
+pub enum DynTensor<K: Basic = Float> {
+    R1(Tensor<1, K>),
+    R2(Tensor<2, K>),
+    R3(Tensor<3, K>),
+    R4(Tensor<4, K>),
+    R5(Tensor<5, K>),
+    R6(Tensor<6, K>),
 }
 
 /// Runs `$body` with `$t` bound to the inner `Tensor<D>`; the body must return the same type
@@ -63,6 +64,8 @@ macro_rules! map_tensor {
 }
 
 pub(crate) use map_tensor;
+#[allow(unused_imports)]
+pub(crate) use with_tensor;
 
 /// Copies the first `N` entries of `dims` into an array (the caller guarantees the length).
 pub fn arr<const N: usize>(dims: &[usize]) -> [usize; N] {
@@ -71,7 +74,7 @@ pub fn arr<const N: usize>(dims: &[usize]) -> [usize; N] {
     out
 }
 
-fn reshape_from<const D: usize>(t: Tensor<D>, dims: &[usize]) -> Result<DynTensor> {
+fn reshape_from<const D: usize, K: Basic>(t: Tensor<D, K>, dims: &[usize]) -> Result<DynTensor<K>> {
     Ok(match dims.len() {
         1 => DynTensor::R1(t.reshape(arr::<1>(dims))),
         2 => DynTensor::R2(t.reshape(arr::<2>(dims))),
@@ -87,11 +90,11 @@ fn reshape_from<const D: usize>(t: Tensor<D>, dims: &[usize]) -> Result<DynTenso
     })
 }
 
-/// `Tensor<A>` as `Tensor<B>` without a device op when `A == B` (callers check the rank);
-/// otherwise a reshape, so the result is right either way.
-fn same_rank<const A: usize, const B: usize>(t: Tensor<A>) -> Tensor<B> {
+/// `Tensor<A, K>` as `Tensor<B, K>` without a device op when `A == B` (callers check the
+/// rank); otherwise a reshape, so the result is right either way.
+fn same_rank<const A: usize, const B: usize, K: Basic + 'static>(t: Tensor<A, K>) -> Tensor<B, K> {
     let mut slot = Some(t);
-    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Tensor<B>>>()
+    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Tensor<B, K>>>()
         && let Some(t) = same.take()
     {
         return t;
@@ -105,23 +108,25 @@ fn same_rank<const A: usize, const B: usize>(t: Tensor<A>) -> Tensor<B> {
     }
 }
 
-impl DynTensor {
-    /// Uploads a host tensor to `device`.
-    pub fn from_host(host: HostTensor, device: &Device) -> Result<Self> {
-        let HostTensor { mut shape, data } = host;
-        if shape.is_empty() {
-            // A scalar constant travels as a one-element vector.
-            shape.push(1);
-        }
-        let rank = shape.len();
-        let data = TensorData::new(data, shape);
-        Ok(match rank {
-            1 => DynTensor::R1(Tensor::from_data(data, device)),
-            2 => DynTensor::R2(Tensor::from_data(data, device)),
-            3 => DynTensor::R3(Tensor::from_data(data, device)),
-            4 => DynTensor::R4(Tensor::from_data(data, device)),
-            5 => DynTensor::R5(Tensor::from_data(data, device)),
-            6 => DynTensor::R6(Tensor::from_data(data, device)),
+impl<K: Basic + 'static> DynTensor<K> {
+    /// Creates a tensor of element type `dtype` on `device` from host data (a scalar, shape
+    /// `[]`, travels as a one-element vector: ranks start at 1).
+    pub fn from_data(data: TensorData, device: &Device, dtype: DType) -> Result<Self> {
+        let shape = data.shape().to_vec();
+        let data = if shape.is_empty() {
+            TensorData::from_bytes_vec(data.as_bytes().to_vec(), [1], data.dtype())
+        } else {
+            data
+        };
+        let shape = data.shape().to_vec();
+        let options = (device, dtype);
+        Ok(match shape.len() {
+            1 => DynTensor::R1(Tensor::from_data(data, options)),
+            2 => DynTensor::R2(Tensor::from_data(data, options)),
+            3 => DynTensor::R3(Tensor::from_data(data, options)),
+            4 => DynTensor::R4(Tensor::from_data(data, options)),
+            5 => DynTensor::R5(Tensor::from_data(data, options)),
+            6 => DynTensor::R6(Tensor::from_data(data, options)),
             n => {
                 return Err(ModelError::graph(format!(
                     "rank {n} is not supported (1 to 6)"
@@ -131,16 +136,24 @@ impl DynTensor {
     }
 
     /// Downloads to the host (waits for the device to finish).
-    pub fn into_host(self) -> Result<HostTensor> {
-        let shape = self.dims();
-        let data = with_tensor!(self, t => t.try_into_data()).map_err(|e| ModelError::Device {
+    pub fn into_data(self) -> Result<TensorData> {
+        with_tensor!(self, t => t.try_into_data()).map_err(|e| ModelError::Device {
             device: "model device".into(),
             reason: format!("reading a result failed: {e:?}"),
-        })?;
-        let data = data
-            .try_to_vec::<f32>()
-            .map_err(|e| ModelError::graph(format!("result is not f32: {e:?}")))?;
-        Ok(HostTensor { shape, data })
+        })
+    }
+
+    pub fn device(&self) -> Device {
+        with_tensor!(self, t => t.device())
+    }
+
+    pub fn dtype(&self) -> DType {
+        with_tensor!(self, t => t.dtype())
+    }
+
+    /// The same values on `device` (a no-op when they are there already).
+    pub fn into_device(self, device: &Device) -> Self {
+        map_tensor!(self, t => t.to_device(device))
     }
 
     pub fn rank(&self) -> usize {
@@ -174,7 +187,7 @@ impl DynTensor {
 
     /// Views this tensor as `Tensor<D>` (its rank must be `D`). Free when the rank already
     /// matches (no reshape is issued: this is on every op's path).
-    pub fn into_rank<const D: usize>(self) -> Result<Tensor<D>> {
+    pub fn into_rank<const D: usize>(self) -> Result<Tensor<D, K>> {
         let dims = self.dims();
         if dims.len() != D {
             return Err(ModelError::graph(format!(

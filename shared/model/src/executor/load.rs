@@ -7,19 +7,24 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 
 use super::device::{self, BackendKind, DeviceChoice};
-use super::dyn_tensor::DynTensor;
 use super::plan::Plan;
 use super::run::{Runtime, run_plan};
+use super::value::Value;
 use crate::error::{ModelError, Result};
-use crate::format::ModelSpec;
-use crate::weights::{HostTensor, Weights};
+use crate::format::{DataType, ModelSpec};
+use crate::weights::{HostData, HostTensor, Weights};
 
 /// How a model is loaded.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub device: DeviceChoice,
-    /// Timed runs per device during warm-up (after one untimed run).
+    /// Timed runs per device during warm-up (after one untimed run). 0 skips the warm-up
+    /// where no choice depends on it (an explicit `cpu` or `gpu`): the conformance suite
+    /// loads thousands of one-node models.
     pub warmup_runs: usize,
+    /// Most elements an op may create in one tensor (ConstantOfShape, Expand, Tile, Range,
+    /// Gather): a larger request fails with an error before anything is allocated.
+    pub max_elements: usize,
 }
 
 impl Default for LoadOptions {
@@ -27,6 +32,7 @@ impl Default for LoadOptions {
         Self {
             device: DeviceChoice::Auto,
             warmup_runs: 3,
+            max_elements: crate::format::MAX_ELEMENTS,
         }
     }
 }
@@ -55,23 +61,35 @@ pub(super) fn upload_and_choose(
         let mut constants = vec![None; plan.slots];
         for (name, slot) in weight_slots {
             if let Some(host) = weights.get(name) {
-                constants[*slot] = Some(DynTensor::from_host(host.clone(), &device)?);
+                constants[*slot] = Some(Value::from_host(host.clone(), &device)?);
             }
         }
         Ok(Runtime {
             device,
             backend,
             constants,
+            max_elements: options.max_elements,
         })
     };
+    let skip_warm_up = options.warmup_runs == 0 && options.device != DeviceChoice::Auto;
     let warm = |runtime: Runtime| -> Result<(Runtime, Duration)> {
+        if skip_warm_up {
+            return Ok((runtime, Duration::ZERO));
+        }
         let latency = warm_up(spec, plan, &runtime, options.warmup_runs)?;
         Ok((runtime, latency))
     };
+    let fp64 = uses_fp64(spec, weights);
     let gpu = match options.device {
         DeviceChoice::Cpu => Err(ModelError::Device {
             device: "gpu".into(),
             reason: "not requested (--device cpu)".into(),
+        }),
+        DeviceChoice::Gpu | DeviceChoice::Auto if fp64 => Err(ModelError::Device {
+            device: "gpu".into(),
+            reason: "the model computes in FP64, which the GPU path cannot (WGSL has no f64); \
+                     run it with device cpu (auto picks the CPU)"
+                .into(),
         }),
         DeviceChoice::Gpu | DeviceChoice::Auto => device::gpu_device()
             .and_then(|d| upload(d, BackendKind::Gpu))
@@ -124,6 +142,29 @@ pub(super) fn upload_and_choose(
     Ok((runtime, report))
 }
 
+/// Whether any declared input or output or any weight is FP64.
+fn uses_fp64(spec: &ModelSpec, weights: &Weights) -> bool {
+    spec.inputs
+        .iter()
+        .chain(&spec.outputs)
+        .any(|t| t.datatype == DataType::Fp64)
+        || weights.values().any(|w| w.dtype() == DataType::Fp64)
+}
+
+/// Zeros of `dtype`.
+fn zeros(dtype: DataType, n: usize) -> HostData {
+    match dtype {
+        DataType::Fp32 => HostData::F32(vec![0.0; n]),
+        DataType::Fp16 => HostData::F16(vec![0.0; n]),
+        DataType::Fp64 => HostData::F64(vec![0.0; n]),
+        DataType::Int64 => HostData::I64(vec![0; n]),
+        DataType::Int32 => HostData::I32(vec![0; n]),
+        DataType::Int8 => HostData::I8(vec![0; n]),
+        DataType::Uint8 => HostData::U8(vec![0; n]),
+        DataType::Bool => HostData::Bool(vec![false; n]),
+    }
+}
+
 /// Runs the model on zeros at batch 1 (every named dimension = 1): once untimed, then
 /// `runs` timed; returns the median.
 fn warm_up(spec: &ModelSpec, plan: &Plan, runtime: &Runtime, runs: usize) -> Result<Duration> {
@@ -137,7 +178,7 @@ fn warm_up(spec: &ModelSpec, plan: &Plan, runtime: &Runtime, runs: usize) -> Res
                     i.name.clone(),
                     HostTensor {
                         shape,
-                        data: vec![0.0; n],
+                        data: zeros(i.datatype, n),
                     },
                 )
             })

@@ -12,6 +12,7 @@ mod load;
 mod ops;
 mod plan;
 mod run;
+mod value;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -126,3 +127,6 @@ impl Model {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod typed_tests;

@@ -8,9 +8,9 @@ use std::panic::AssertUnwindSafe;
 use burn::tensor::Device;
 
 use super::device::BackendKind;
-use super::dyn_tensor::DynTensor;
 use super::ops;
 use super::plan::Plan;
+use super::value::Value;
 use crate::error::{ModelError, Result};
 use crate::format::{Dim, ModelSpec, Op};
 use crate::weights::HostTensor;
@@ -21,11 +21,13 @@ pub(super) struct Runtime {
     pub(super) device: Device,
     pub(super) backend: BackendKind,
     /// Indexed by slot; `Some` for weight slots.
-    pub(super) constants: Vec<Option<DynTensor>>,
+    pub(super) constants: Vec<Option<Value>>,
+    /// Most elements an op may create in one tensor.
+    pub(super) max_elements: usize,
 }
 
-/// Checks request inputs against the declared inputs: names, ranks, fixed sizes, and that a
-/// named size (such as `batch`) has one value across all inputs.
+/// Checks request inputs against the declared inputs: names, element types, ranks, fixed
+/// sizes, and that a named size (such as `batch`) has one value across all inputs.
 fn bind_inputs(
     plan: &Plan,
     mut inputs: Vec<(String, HostTensor)>,
@@ -38,6 +40,14 @@ fn bind_inputs(
             .position(|(name, _)| *name == spec.name)
             .ok_or_else(|| ModelError::request(format!("missing input '{}'", spec.name)))?;
         let (_, tensor) = inputs.swap_remove(position);
+        if tensor.dtype() != spec.datatype {
+            return Err(ModelError::request(format!(
+                "input '{}' has datatype {}; the model takes {}",
+                spec.name,
+                tensor.dtype(),
+                spec.datatype
+            )));
+        }
         if tensor.shape.len() != spec.shape.len() {
             return Err(ModelError::request(format!(
                 "input '{}' has shape {:?}; the model expects {}",
@@ -47,9 +57,17 @@ fn bind_inputs(
             )));
         }
         for (dim, &actual) in spec.shape.iter().zip(&tensor.shape) {
+            if actual == 0 {
+                return Err(ModelError::request(format!(
+                    "input '{}' has shape {:?}: {}",
+                    spec.name,
+                    tensor.shape,
+                    crate::format::EMPTY_TENSORS
+                )));
+            }
             let ok = match dim {
                 Dim::Fixed(n) => *n == actual,
-                Dim::Named(name) => actual > 0 && *named.entry(name).or_insert(actual) == actual,
+                Dim::Named(name) => *named.entry(name).or_insert(actual) == actual,
             };
             if !ok {
                 return Err(ModelError::request(format!(
@@ -89,9 +107,9 @@ pub(super) fn run_plan(
 ) -> Result<Vec<(String, HostTensor)>> {
     let bound = bind_inputs(plan, inputs)?;
     // Weights stay in `runtime.constants` (shared, never moved); `values` holds this run's.
-    let mut values: Vec<Option<DynTensor>> = vec![None; plan.slots];
+    let mut values: Vec<Option<Value>> = vec![None; plan.slots];
     for (slot, host) in bound {
-        values[slot] = Some(DynTensor::from_host(host, &runtime.device)?);
+        values[slot] = Some(Value::from_host(host, &runtime.device)?);
     }
     for step in &plan.steps {
         let node = &spec.nodes[step.node];
@@ -111,7 +129,11 @@ pub(super) fn run_plan(
             })?);
         }
         let op: &Op = &node.op;
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::run(op, args)))
+        let ctx = ops::Ctx {
+            device: &runtime.device,
+            max_elements: runtime.max_elements,
+        };
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::run(op, args, &ctx)))
             .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&panic))));
         let output = result.map_err(|reason| ModelError::Execution {
             node: node.name.clone(),
@@ -122,12 +144,21 @@ pub(super) fn run_plan(
     }
     plan.outputs
         .iter()
-        .map(|(name, slot)| {
+        .zip(&spec.outputs)
+        .map(|((name, slot), declared)| {
             let value = values[*slot]
                 .clone()
                 .or_else(|| runtime.constants[*slot].clone())
                 .ok_or_else(|| ModelError::graph(format!("output '{name}' was not produced")))?;
-            Ok((name.clone(), value.into_host()?))
+            let value = if declared.shape.is_empty() && value.dims() == [1] {
+                Value {
+                    scalar: true,
+                    ..value
+                }
+            } else {
+                value
+            };
+            Ok((name.clone(), value.into_host(declared.datatype)?))
         })
         .collect()
 }

@@ -53,13 +53,14 @@ fn outputs_used_later_are_kept_and_broadcast_works() {
     let options = LoadOptions {
         device: DeviceChoice::Cpu,
         warmup_runs: 1,
+        ..Default::default()
     };
     let model = Model::from_parts(spec, weights, &options).expect("load");
     assert_eq!(model.backend(), BackendKind::Cpu);
     let x = HostTensor::new(vec![2, 3], vec![-1.0, 0.5, 2.0, 3.0, -4.0, 0.0]).expect("tensor");
     let out = model.run(vec![("x".into(), x)]).expect("run");
-    assert_eq!(out[0].1.data, vec![0.0, 0.5, 2.0, 3.0, 0.0, 0.0]);
-    assert_eq!(out[1].1.data, vec![1.0, 2.5, 5.0, 4.0, 2.0, 3.0]);
+    assert_eq!(out[0].1.as_f32(), Some(&[0.0, 0.5, 2.0, 3.0, 0.0, 0.0][..]));
+    assert_eq!(out[1].1.as_f32(), Some(&[1.0, 2.5, 5.0, 4.0, 2.0, 3.0][..]));
 }
 
 #[test]
@@ -68,6 +69,7 @@ fn batch_sizes_must_agree_and_shapes_must_match() {
     let options = LoadOptions {
         device: DeviceChoice::Cpu,
         warmup_runs: 1,
+        ..Default::default()
     };
     let model = Model::from_parts(spec, weights, &options).expect("load");
     let bad = HostTensor::new(vec![2, 4], vec![0.0; 8]).expect("tensor");
@@ -76,7 +78,7 @@ fn batch_sizes_must_agree_and_shapes_must_match() {
         .expect_err("accepted")
         .to_string();
     assert!(err.contains("expects [batch, 3]"), "{err}");
-    let empty = HostTensor::new(vec![0, 3], vec![]).expect("tensor");
+    let empty = HostTensor::new(vec![0, 3], Vec::<f32>::new()).expect("tensor");
     assert!(
         model.run(vec![("x".into(), empty)]).is_err(),
         "an empty batch is refused"
@@ -93,6 +95,7 @@ fn a_weight_of_the_wrong_shape_is_an_error_naming_the_node_not_a_panic() {
     let options = LoadOptions {
         device: DeviceChoice::Cpu,
         warmup_runs: 1,
+        ..Default::default()
     };
     let err = Model::from_parts(spec, weights, &options)
         .expect_err("loaded")

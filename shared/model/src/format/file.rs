@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::graph::ModelSpec;
-use super::{FORMAT_VERSION, MAX_SPEC_BYTES, SPEC_FILE};
+use super::{FORMAT_VERSION, MAX_SPEC_BYTES, MIN_FORMAT_VERSION, SPEC_FILE};
 use crate::error::{ModelError, Result};
 
 impl ModelSpec {
@@ -25,7 +25,7 @@ impl ModelSpec {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        if version.format_version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version.format_version) {
             return Err(ModelError::FormatVersion {
                 path,
                 found: version.format_version,

@@ -30,20 +30,87 @@ pub struct TensorSpec {
     pub shape: Vec<Dim>,
 }
 
-/// Element types. Only 32-bit floats flow through graphs today; integer shape tensors are
-/// folded into attributes at import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Element types of graph inputs, outputs, weights and values: the Open Inference Protocol's
+/// names, one to one. Half-precision values are widened to f32 when loaded (every f16 is an
+/// exact f32) and computed in f32; FP64 is computed in f64 on the CPU and refused on the GPU
+/// (WGSL has no f64). Integers of every width are computed as i64 on the host and as i32 on
+/// the GPU (range-checked on the way there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DataType {
     #[serde(rename = "FP32")]
     Fp32,
+    #[serde(rename = "FP16")]
+    Fp16,
+    #[serde(rename = "FP64")]
+    Fp64,
+    #[serde(rename = "INT64")]
+    Int64,
+    #[serde(rename = "INT32")]
+    Int32,
+    #[serde(rename = "INT8")]
+    Int8,
+    #[serde(rename = "UINT8")]
+    Uint8,
+    #[serde(rename = "BOOL")]
+    Bool,
 }
 
 impl DataType {
+    pub const ALL: [DataType; 8] = [
+        DataType::Fp32,
+        DataType::Fp16,
+        DataType::Fp64,
+        DataType::Int64,
+        DataType::Int32,
+        DataType::Int8,
+        DataType::Uint8,
+        DataType::Bool,
+    ];
+
     /// The Open Inference Protocol name of the type.
     pub fn oip_name(self) -> &'static str {
         match self {
             DataType::Fp32 => "FP32",
+            DataType::Fp16 => "FP16",
+            DataType::Fp64 => "FP64",
+            DataType::Int64 => "INT64",
+            DataType::Int32 => "INT32",
+            DataType::Int8 => "INT8",
+            DataType::Uint8 => "UINT8",
+            DataType::Bool => "BOOL",
         }
+    }
+
+    /// The type an Open Inference Protocol name stands for.
+    pub fn from_oip_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.oip_name() == name)
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, DataType::Fp32 | DataType::Fp16 | DataType::Fp64)
+    }
+
+    pub fn is_int(self) -> bool {
+        matches!(
+            self,
+            DataType::Int64 | DataType::Int32 | DataType::Int8 | DataType::Uint8
+        )
+    }
+
+    /// The inclusive range of an integer type (i64's for the others).
+    pub fn int_range(self) -> (i64, i64) {
+        match self {
+            DataType::Int32 => (i32::MIN.into(), i32::MAX.into()),
+            DataType::Int8 => (i8::MIN.into(), i8::MAX.into()),
+            DataType::Uint8 => (0, u8::MAX.into()),
+            _ => (i64::MIN, i64::MAX),
+        }
+    }
+}
+
+impl std::fmt::Display for DataType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.oip_name())
     }
 }
 

@@ -24,10 +24,13 @@ mod op;
 mod validate;
 
 pub use graph::{DataType, Dim, ModelSpec, NodeSpec, TensorSpec};
-pub use op::{AutoPad, Op, PadMode};
+pub use op::{AutoPad, BinaryFn, Op, PadMode, ReduceFn, UnaryFn, VariadicFn};
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build still reads (version 1 is a subset of 2: float-only
+/// graphs with the first op set).
+pub const MIN_FORMAT_VERSION: u32 = 1;
 /// File names inside a model directory.
 pub const SPEC_FILE: &str = "model.json";
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
@@ -37,6 +40,9 @@ pub const CHECKS_FILE: &str = "checks.json";
 pub const MAX_SPEC_BYTES: u64 = 16 * 1024 * 1024;
 pub const MAX_NODES: usize = 100_000;
 pub const MAX_RANK: usize = 6;
+/// How the executor refuses a zero-size tensor (an input, or an op's result): a documented
+/// limitation, one wording, so callers and the conformance suite can recognise it.
+pub const EMPTY_TENSORS: &str = "empty tensors (a zero-size dimension) are not supported";
 /// Largest number of elements any declared or requested tensor may have (1 Gi floats = 4 GiB).
 pub const MAX_ELEMENTS: usize = 1 << 28;
 

@@ -113,12 +113,19 @@ fn spec_files_round_trip_and_unknown_versions_and_fields_are_refused() {
     let text = std::fs::read_to_string(dir.path().join(SPEC_FILE)).expect("read");
     std::fs::write(
         dir.path().join(SPEC_FILE),
-        text.replace("\"format_version\": 1", "\"format_version\": 2"),
+        text.replace("\"format_version\": 2", "\"format_version\": 1"),
     )
     .expect("write");
-    let err = ModelSpec::read(dir.path()).expect_err("v2 accepted");
+    let v1 = ModelSpec::read(dir.path()).expect("a version-1 file is still read");
+    assert_eq!(v1.format_version, 1);
+    std::fs::write(
+        dir.path().join(SPEC_FILE),
+        text.replace("\"format_version\": 2", "\"format_version\": 3"),
+    )
+    .expect("write");
+    let err = ModelSpec::read(dir.path()).expect_err("v3 accepted");
     assert!(
-        matches!(err, ModelError::FormatVersion { found: 2, .. }),
+        matches!(err, ModelError::FormatVersion { found: 3, .. }),
         "{err}"
     );
 

@@ -182,9 +182,9 @@ impl ModelSpec {
 }
 
 fn validate_declared_shape(spec: &TensorSpec) -> Result<()> {
-    if spec.shape.len() > MAX_RANK || spec.shape.is_empty() {
+    if spec.shape.len() > MAX_RANK {
         return Err(ModelError::graph(format!(
-            "'{}' has rank {}; ranks 1 to {MAX_RANK} are supported",
+            "'{}' has rank {}; ranks 0 to {MAX_RANK} are supported",
             spec.name,
             spec.shape.len()
         )));

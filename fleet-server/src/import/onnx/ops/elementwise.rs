@@ -1,13 +1,21 @@
-//! Element-wise ops: the arithmetic binaries (with broadcasting), the unary activations, the
-//! softmaxes over one axis, Clip with constant bounds, and the copies (Dropout at inference,
-//! Identity).
+//! Element-wise ops: the arithmetic, comparison and logic binaries (with broadcasting),
+//! Min/Max/Sum/Mean, Where, the unary math functions and activations, the softmaxes over one
+//! axis, Clip with constant bounds, Cast, and the copies (Dropout at inference, Identity).
 
-use edge_model::format::Op;
+use edge_model::format::{BinaryFn, Op, UnaryFn, VariadicFn};
+use onnx_ir::DType;
+use onnx_ir::node::celu::CeluNode;
 use onnx_ir::node::clip::{ClipInput, ClipNode};
+use onnx_ir::node::elu::EluNode;
 use onnx_ir::node::gelu::{GeluApproximate, GeluNode};
+use onnx_ir::node::hard_sigmoid::HardSigmoidNode;
+use onnx_ir::node::is_inf::IsInfNode;
 use onnx_ir::node::leaky_relu::LeakyReluNode;
 use onnx_ir::node::log_softmax::LogSoftmaxNode;
+use onnx_ir::node::modulo::ModNode;
+use onnx_ir::node::selu::SeluNode;
 use onnx_ir::node::softmax::SoftmaxNode;
+use onnx_ir::node::thresholded_relu::ThresholdedReluNode;
 
 use super::{Lowered, Lowering, runtime_input};
 
@@ -56,4 +64,73 @@ pub(super) fn clip(n: &ClipNode) -> Lowering {
         min: bound(&n.config.min)?,
         max: bound(&n.config.max)?,
     })
+}
+
+/// A parameterless function of one input.
+pub(super) fn func(func: UnaryFn) -> Lowering {
+    unary(Op::Unary { func })
+}
+
+/// A function of two broadcast inputs.
+pub(super) fn binary_fn(func: BinaryFn) -> Lowering {
+    binary(Op::Binary { func })
+}
+
+/// Min, Max, Sum, Mean of every input.
+pub(super) fn variadic(func: VariadicFn) -> Lowering {
+    Lowered::reads(Op::Variadic { func }, usize::MAX)
+}
+
+pub(super) fn modulo(n: &ModNode) -> Lowering {
+    binary_fn(if n.config.fmod {
+        BinaryFn::Fmod
+    } else {
+        BinaryFn::Mod
+    })
+}
+
+pub(super) fn hard_sigmoid(n: &HardSigmoidNode) -> Lowering {
+    unary(Op::HardSigmoid {
+        alpha: n.config.alpha as f32,
+        beta: n.config.beta as f32,
+    })
+}
+
+pub(super) fn elu(n: &EluNode) -> Lowering {
+    unary(Op::Elu {
+        alpha: n.config.alpha as f32,
+    })
+}
+
+pub(super) fn selu(n: &SeluNode) -> Lowering {
+    unary(Op::Selu {
+        alpha: n.config.alpha as f32,
+        gamma: n.config.gamma as f32,
+    })
+}
+
+pub(super) fn celu(n: &CeluNode) -> Lowering {
+    unary(Op::Celu {
+        alpha: n.config.alpha as f32,
+    })
+}
+
+pub(super) fn thresholded_relu(n: &ThresholdedReluNode) -> Lowering {
+    unary(Op::ThresholdedRelu {
+        alpha: n.config.alpha as f32,
+    })
+}
+
+pub(super) fn is_inf(n: &IsInfNode) -> Lowering {
+    unary(Op::IsInf {
+        detect_positive: n.config.detect_positive,
+        detect_negative: n.config.detect_negative,
+    })
+}
+
+/// Cast (and CastLike, whose target type onnx-ir reads from the second input).
+pub(super) fn cast(to: DType) -> Lowering {
+    let to = crate::import::onnx::signature::data_type(to)
+        .ok_or_else(|| format!("a cast to {to:?} is not supported"))?;
+    unary(Op::Cast { to })
 }

@@ -20,6 +20,7 @@ pub(super) fn linear(n: &LinearNode) -> Lowering {
             op: Op::Linear,
             inputs: 3,
             transpose: t.then_some(1),
+            params: Vec::new(),
         }),
         (false, true) => Lowered::reads(
             Op::Gemm {

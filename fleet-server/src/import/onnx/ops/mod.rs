@@ -6,16 +6,17 @@
 //! both sides. A family converter sees only the node's attributes and gives back our op and how
 //! its inputs are read ([`Lowered`]), or the reason it refuses the node; the dispatch names the
 //! node in the error. Adding an op: its converter in the family's file, its arm in [`lower`],
-//! its name in `SUPPORTED_OPS`, a fixture under `fixtures/onnx/ops/`.
+//! its claim in `supported.rs`; the ONNX node tests are its conformance cases.
 
 mod conv_pool;
 mod elementwise;
+mod indexing;
 mod linalg;
 mod normalization;
 mod reduce;
 mod shape;
 
-use edge_model::format::Op;
+use edge_model::format::{BinaryFn, Op, ReduceFn, UnaryFn, VariadicFn};
 use onnx_ir::Node;
 
 use crate::import::error::ImportError;
@@ -27,6 +28,24 @@ pub(super) struct Lowered {
     pub(super) inputs: usize,
     /// The input that is a 2-D weight to store transposed, if any.
     pub(super) transpose: Option<usize>,
+    /// Inputs after those: parameters onnx-ir may have lifted into the node's config (a
+    /// shape, axes, bounds), in the order the op reads them.
+    pub(super) params: Vec<Param>,
+}
+
+/// A parameter input: known at import (stored as a weight) or computed at run time.
+pub(super) enum Param {
+    /// A 1-D INT64 constant.
+    Ints(Vec<i64>),
+    Const(edge_model::weights::HostTensor),
+    /// The node's input at this index, a value of the graph.
+    Input(usize),
+}
+
+impl Param {
+    fn from_runtime(r: &onnx_ir::RuntimeInputRef) -> Self {
+        Param::Input(r.input_index)
+    }
 }
 
 /// A family converter's answer: the lowered op, or why the node is refused.
@@ -39,11 +58,23 @@ impl Lowered {
             op,
             inputs,
             transpose: None,
+            params: Vec::new(),
+        })
+    }
+
+    /// `op` reading its first `inputs` inputs, then `params`.
+    fn with_params(op: Op, inputs: usize, params: Vec<Param>) -> Lowering {
+        Ok(Self {
+            op,
+            inputs,
+            transpose: None,
+            params,
         })
     }
 }
 
 /// The refusal for an input that ONNX lets the graph compute at run time and we need constant.
+#[allow(dead_code)]
 fn runtime_input(what: &str) -> String {
     format!("{what} computed at run time is not supported; export with constant {what}")
 }
@@ -86,7 +117,77 @@ pub(super) fn lower(node: &Node) -> Result<Lowered, ImportError> {
         Node::Squeeze(n) => shape::squeeze(n),
         Node::Unsqueeze(n) => shape::unsqueeze(n),
         Node::Pad(n) => shape::pad(n),
-        Node::ReduceMean(n) => reduce::reduce_mean(n),
+        Node::ReduceMean(n) => reduce::reduce(ReduceFn::ReduceMean, &n.config),
+        Node::ReduceSum(n) => reduce::reduce(ReduceFn::ReduceSum, &n.config),
+        Node::ReduceMax(n) => reduce::reduce(ReduceFn::ReduceMax, &n.config),
+        Node::ReduceMin(n) => reduce::reduce(ReduceFn::ReduceMin, &n.config),
+        Node::ReduceProd(n) => reduce::reduce(ReduceFn::ReduceProd, &n.config),
+        Node::ReduceL1(n) => reduce::reduce(ReduceFn::ReduceL1, &n.config),
+        Node::ReduceL2(n) => reduce::reduce(ReduceFn::ReduceL2, &n.config),
+        Node::ReduceLogSum(n) => reduce::reduce(ReduceFn::ReduceLogSum, &n.config),
+        Node::ReduceLogSumExp(n) => reduce::reduce(ReduceFn::ReduceLogSumExp, &n.config),
+        Node::ReduceSumSquare(n) => reduce::reduce(ReduceFn::ReduceSumSquare, &n.config),
+        Node::Sqrt(_) => elementwise::func(UnaryFn::Sqrt),
+        Node::Exp(_) => elementwise::func(UnaryFn::Exp),
+        Node::Log(_) => elementwise::func(UnaryFn::Log),
+        Node::Abs(_) => elementwise::func(UnaryFn::Abs),
+        Node::Neg(_) => elementwise::func(UnaryFn::Neg),
+        Node::Reciprocal(_) => elementwise::func(UnaryFn::Reciprocal),
+        Node::Floor(_) => elementwise::func(UnaryFn::Floor),
+        Node::Ceil(_) => elementwise::func(UnaryFn::Ceil),
+        Node::Round(_) => elementwise::func(UnaryFn::Round),
+        Node::Sign(_) => elementwise::func(UnaryFn::Sign),
+        Node::Sin(_) => elementwise::func(UnaryFn::Sin),
+        Node::Cos(_) => elementwise::func(UnaryFn::Cos),
+        Node::Tan(_) => elementwise::func(UnaryFn::Tan),
+        Node::Asin(_) => elementwise::func(UnaryFn::Asin),
+        Node::Acos(_) => elementwise::func(UnaryFn::Acos),
+        Node::Atan(_) => elementwise::func(UnaryFn::Atan),
+        Node::Sinh(_) => elementwise::func(UnaryFn::Sinh),
+        Node::Cosh(_) => elementwise::func(UnaryFn::Cosh),
+        Node::Softplus(_) => elementwise::func(UnaryFn::Softplus),
+        Node::Softsign(_) => elementwise::func(UnaryFn::Softsign),
+        Node::Mish(_) => elementwise::func(UnaryFn::Mish),
+        Node::HardSwish(_) => elementwise::func(UnaryFn::HardSwish),
+        Node::IsNaN(_) => elementwise::func(UnaryFn::IsNaN),
+        Node::Not(_) => elementwise::func(UnaryFn::Not),
+        Node::HardSigmoid(n) => elementwise::hard_sigmoid(n),
+        Node::Elu(n) => elementwise::elu(n),
+        Node::Selu(n) => elementwise::selu(n),
+        Node::Celu(n) => elementwise::celu(n),
+        Node::ThresholdedRelu(n) => elementwise::thresholded_relu(n),
+        Node::IsInf(n) => elementwise::is_inf(n),
+        Node::PRelu(_) => elementwise::binary_fn(BinaryFn::PRelu),
+        Node::Pow(_) => elementwise::binary_fn(BinaryFn::Pow),
+        Node::Mod(n) => elementwise::modulo(n),
+        Node::Equal(_) => elementwise::binary_fn(BinaryFn::Equal),
+        Node::Less(_) => elementwise::binary_fn(BinaryFn::Less),
+        Node::LessOrEqual(_) => elementwise::binary_fn(BinaryFn::LessOrEqual),
+        Node::Greater(_) => elementwise::binary_fn(BinaryFn::Greater),
+        Node::GreaterOrEqual(_) => elementwise::binary_fn(BinaryFn::GreaterOrEqual),
+        Node::And(_) => elementwise::binary_fn(BinaryFn::And),
+        Node::Or(_) => elementwise::binary_fn(BinaryFn::Or),
+        Node::Xor(_) => elementwise::binary_fn(BinaryFn::Xor),
+        Node::Min(_) => elementwise::variadic(VariadicFn::Min),
+        Node::Max(_) => elementwise::variadic(VariadicFn::Max),
+        Node::Sum(_) => elementwise::variadic(VariadicFn::Sum),
+        Node::Mean(_) => elementwise::variadic(VariadicFn::Mean),
+        Node::Where(_) => Lowered::reads(Op::Where, 3),
+        Node::Cast(n) => elementwise::cast(n.config.to),
+        Node::CastLike(n) => elementwise::cast(n.config.to),
+        Node::Shape(n) => indexing::shape(n),
+        Node::Size(_) => Lowered::reads(Op::Size, 1),
+        Node::ConstantOfShape(n) => indexing::constant_of_shape(n),
+        Node::Gather(n) => indexing::gather(n),
+        Node::Expand(n) => indexing::expand(n),
+        Node::Tile(n) => indexing::tile(n),
+        Node::Range(n) => indexing::range(n),
+        Node::Slice(n) => indexing::slice(n),
+        Node::ArgMax(n) => indexing::arg_max(n),
+        Node::ArgMin(n) => indexing::arg_min(n),
+        Node::CumSum(n) => indexing::cumsum(n),
+        Node::Trilu(n) => indexing::trilu(n),
+        Node::GatherElements(n) => indexing::gather_elements(n),
         other => {
             return Err(ImportError::UnsupportedOp {
                 node: other.name().to_string(),

@@ -1,6 +1,6 @@
-//! Shape and indexing: Flatten, Reshape, Transpose, Concat, Squeeze, Unsqueeze and Pad. Every
-//! shape, permutation, axis list and padding must be known at import, so the device never
-//! computes a shape from data.
+//! Shape and indexing: Flatten, Reshape, Transpose, Concat, Squeeze, Unsqueeze and Pad.
+//! Reshape's shape and Squeeze's and Unsqueeze's axes may be computed at run time (a second
+//! input); permutations and paddings must be known at import.
 
 use edge_model::format::{Op, PadMode};
 use onnx_ir::node::concat::ConcatNode;
@@ -11,7 +11,7 @@ use onnx_ir::node::squeeze::{SqueezeInput, SqueezeNode};
 use onnx_ir::node::transpose::TransposeNode;
 use onnx_ir::node::unsqueeze::{UnsqueezeConfig, UnsqueezeNode};
 
-use super::{Lowered, Lowering, runtime_input};
+use super::{Lowered, Lowering, Param, runtime_input};
 
 pub(super) fn flatten(n: &FlattenNode) -> Lowering {
     Lowered::reads(
@@ -30,7 +30,11 @@ pub(super) fn reshape(n: &ReshapeNode) -> Lowering {
             },
             1,
         ),
-        ReshapeInput::Runtime(_) => Err(runtime_input("shape")),
+        ReshapeInput::Runtime(r) => Lowered::with_params(
+            Op::ReshapeDynamic { allowzero: false },
+            1,
+            vec![Param::from_runtime(r)],
+        ),
     }
 }
 
@@ -59,14 +63,18 @@ pub(super) fn squeeze(n: &SqueezeNode) -> Lowering {
     match &n.config.axes {
         None => Lowered::reads(Op::Squeeze { axes: vec![] }, 1),
         Some(SqueezeInput::Static(axes)) => Lowered::reads(Op::Squeeze { axes: axes.clone() }, 1),
-        Some(SqueezeInput::Runtime(_)) => Err(runtime_input("axes")),
+        Some(SqueezeInput::Runtime(r)) => {
+            Lowered::with_params(Op::SqueezeDynamic, 1, vec![Param::from_runtime(r)])
+        }
     }
 }
 
 pub(super) fn unsqueeze(n: &UnsqueezeNode) -> Lowering {
     match &n.config {
         UnsqueezeConfig::Static(axes) => Lowered::reads(Op::Unsqueeze { axes: axes.clone() }, 1),
-        UnsqueezeConfig::Runtime(_) => Err(runtime_input("axes")),
+        UnsqueezeConfig::Runtime(r) => {
+            Lowered::with_params(Op::UnsqueezeDynamic, 1, vec![Param::from_runtime(r)])
+        }
     }
 }
 

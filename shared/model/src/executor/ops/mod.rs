@@ -2,11 +2,16 @@
 //! one file per family (the layout the op set grows in: a new op lands in its family's file
 //! and gets one line here):
 //!
-//! * [`elementwise`] — activations and other one-input maps, broadcasting arithmetic;
+//! * [`elementwise`] — activations and other one-input maps;
+//! * [`broadcast`] — broadcasting arithmetic, comparisons, logic, Min/Max/Sum/Mean, Where;
+//! * [`cast`] — element type conversions;
 //! * [`linalg`] — MatMul, Gemm, Linear;
 //! * [`conv_pool`] — convolution and pooling, with their padding rules;
 //! * [`normalization`] — batch and layer normalisation;
-//! * [`shape`] — reshaping, transposing, concatenating, padding;
+//! * [`shape`] — reshaping, transposing, concatenating, padding (any element type);
+//! * [`indexing`] — Shape, Size, ConstantOfShape, Gather, GatherElements, Expand, Tile, Range,
+//!   Slice, ArgMax, ArgMin, CumSum, Trilu: the shape-and-indexing family's ops that read
+//!   shapes, indices, axes or bounds at run time;
 //! * [`reduce`] — reductions over axes;
 //! * [`common`] — the shape arithmetic they share.
 //!
@@ -14,26 +19,53 @@
 //! first and returns an error naming the problem; the executor additionally turns any panic
 //! that slips through into an error (see `Model::run`).
 
+mod broadcast;
+mod cast;
 mod common;
 mod conv_pool;
 mod elementwise;
+mod indexing;
 mod linalg;
 mod normalization;
 mod reduce;
 mod shape;
 
+use burn::tensor::Device;
+
 use super::dyn_tensor::DynTensor;
+use super::value::{Value, align};
 use crate::format::Op;
 
 /// The error of an op, before the executor adds the node's name.
 pub type OpResult = std::result::Result<DynTensor, String>;
+/// The same for ops on typed values.
+pub type ValueResult = std::result::Result<Value, String>;
+
+/// What every op may need besides its inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The model's device, where new float tensors are made and mixed-device inputs meet.
+    pub device: &'a Device,
+    /// Most elements an op may create in one tensor (`LoadOptions::max_elements`).
+    pub max_elements: usize,
+}
 
 /// Runs `op` on its (already gathered) inputs.
-pub fn run(op: &Op, mut inputs: Vec<DynTensor>) -> OpResult {
-    let first = inputs.remove(0);
+pub fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
+    let device = ctx.device;
+    let inputs = align(inputs, device).map_err(|e| e.to_string())?;
+    let mut inputs = inputs.into_iter();
+    let first = inputs.next().ok_or("no inputs")?;
+    let rest: Vec<Value> = inputs.collect();
     match op {
-        Op::Identity
-        | Op::Dropout
+        Op::Identity | Op::Dropout => Ok(first),
+        Op::Unary { .. }
+        | Op::HardSigmoid { .. }
+        | Op::Elu { .. }
+        | Op::Selu { .. }
+        | Op::Celu { .. }
+        | Op::ThresholdedRelu { .. }
+        | Op::IsInf { .. }
         | Op::Relu
         | Op::Sigmoid
         | Op::Tanh
@@ -43,15 +75,83 @@ pub fn run(op: &Op, mut inputs: Vec<DynTensor>) -> OpResult {
         | Op::Softmax { .. }
         | Op::LogSoftmax { .. }
         | Op::Clip { .. } => elementwise::unary(op, first),
-        Op::Add | Op::Sub | Op::Mul | Op::Div => elementwise::binary(op, first, one(inputs)?),
-        Op::MatMul => linalg::matmul(first, one(inputs)?),
-        Op::Linear => linalg::linear(first, inputs),
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Binary { .. } => {
+            broadcast::binary(op, first, one(rest)?)
+        }
+        Op::Variadic { func } => broadcast::variadic(*func, first, rest),
+        Op::Where => broadcast::where_op(first, rest),
+        Op::Cast { to } => cast::cast(first, *to, device),
+        Op::Reduce {
+            func,
+            axes,
+            keepdims,
+            noop_with_empty_axes,
+        } => reduce::reduce(
+            *func,
+            first,
+            rest,
+            axes.as_deref(),
+            *keepdims,
+            *noop_with_empty_axes,
+        ),
+        Op::ReduceMean { axes, keepdims } => reduce::reduce(
+            crate::format::ReduceFn::ReduceMean,
+            first,
+            rest,
+            Some(axes.as_slice()),
+            *keepdims,
+            false,
+        ),
+        Op::Shape { start, end } => indexing::shape_of(first, *start, *end),
+        Op::Size => indexing::size(first),
+        Op::ConstantOfShape { dtype, value } => {
+            indexing::constant_of_shape(first, *dtype, *value, ctx)
+        }
+        Op::Gather { axis } => indexing::gather(first, one(rest)?, *axis, ctx),
+        Op::Expand => indexing::expand(first, one(rest)?, ctx),
+        Op::Tile => indexing::tile(first, one(rest)?, ctx),
+        Op::Range => indexing::range(first, rest, ctx),
+        Op::Slice => indexing::slice(first, rest),
+        Op::ReshapeDynamic { allowzero } => shape::reshape_dynamic(first, one(rest)?, *allowzero),
+        Op::UnsqueezeDynamic => shape::unsqueeze_dynamic(first, one(rest)?),
+        Op::SqueezeDynamic => shape::squeeze_dynamic(first, one(rest)?),
+        Op::ArgMax {
+            axis,
+            keepdims,
+            select_last_index,
+        } => indexing::arg_extreme(first, true, *axis, *keepdims, *select_last_index),
+        Op::ArgMin {
+            axis,
+            keepdims,
+            select_last_index,
+        } => indexing::arg_extreme(first, false, *axis, *keepdims, *select_last_index),
+        Op::CumSum { exclusive, reverse } => {
+            indexing::cumsum(first, one(rest)?, *exclusive, *reverse)
+        }
+        Op::Trilu { upper } => indexing::trilu(first, rest, *upper),
+        Op::GatherElements { axis } => indexing::gather_elements(first, one(rest)?, *axis),
+        Op::Flatten { axis } => shape::flatten(first, *axis),
+        Op::Reshape { shape: target } => shape::reshape_value_op(first, target),
+        Op::Transpose { perm } => shape::transpose(first, perm),
+        Op::Concat { axis } => shape::concat(first, rest, *axis),
+        Op::Squeeze { axes } => shape::squeeze(first, axes),
+        Op::Unsqueeze { axes } => shape::unsqueeze(first, axes),
+        Op::Pad { pads, mode, value } => float1(shape::pad(first.float()?, pads, *mode, *value)),
+        Op::MatMul => float1(linalg::matmul(first.float()?, one(rest)?.float()?)),
+        Op::Linear => float1(linalg::linear(first.float()?, floats(rest)?)),
         Op::Gemm {
             alpha,
             beta,
             trans_a,
             trans_b,
-        } => linalg::gemm(first, inputs, *alpha, *beta, *trans_a, *trans_b),
+        } => float1(linalg::gemm(
+            first.float()?,
+            floats(rest)?,
+            *alpha,
+            *beta,
+            *trans_a,
+            *trans_b,
+        )),
         Op::Conv {
             kernel,
             strides,
@@ -59,9 +159,16 @@ pub fn run(op: &Op, mut inputs: Vec<DynTensor>) -> OpResult {
             groups,
             pads,
             auto_pad,
-        } => conv_pool::conv(
-            first, inputs, kernel, strides, dilations, *groups, pads, *auto_pad,
-        ),
+        } => float1(conv_pool::conv(
+            first.float()?,
+            floats(rest)?,
+            kernel,
+            strides,
+            dilations,
+            *groups,
+            pads,
+            *auto_pad,
+        )),
         Op::MaxPool {
             kernel,
             strides,
@@ -69,9 +176,15 @@ pub fn run(op: &Op, mut inputs: Vec<DynTensor>) -> OpResult {
             pads,
             auto_pad,
             ceil_mode,
-        } => conv_pool::max_pool(
-            first, kernel, strides, dilations, pads, *auto_pad, *ceil_mode,
-        ),
+        } => float1(conv_pool::max_pool(
+            first.float()?,
+            kernel,
+            strides,
+            dilations,
+            pads,
+            *auto_pad,
+            *ceil_mode,
+        )),
         Op::AveragePool {
             kernel,
             strides,
@@ -79,34 +192,43 @@ pub fn run(op: &Op, mut inputs: Vec<DynTensor>) -> OpResult {
             auto_pad,
             ceil_mode,
             count_include_pad,
-        } => conv_pool::avg_pool(
-            first,
+        } => float1(conv_pool::avg_pool(
+            first.float()?,
             kernel,
             strides,
             pads,
             *auto_pad,
             *ceil_mode,
             *count_include_pad,
-        ),
-        Op::GlobalAveragePool => conv_pool::global_average_pool(first),
-        Op::BatchNormalization { epsilon } => normalization::batch_norm(first, inputs, *epsilon),
-        Op::LayerNormalization { axis, epsilon } => {
-            normalization::layer_norm(first, inputs, *axis, *epsilon)
-        }
-        Op::Flatten { axis } => shape::flatten(first, *axis),
-        Op::Reshape { shape: target } => shape::reshape_op(first, target),
-        Op::Transpose { perm } => shape::transpose(first, perm),
-        Op::Concat { axis } => shape::concat(first, inputs, *axis),
-        Op::Squeeze { axes } => shape::squeeze(first, axes),
-        Op::Unsqueeze { axes } => shape::unsqueeze(first, axes),
-        Op::Pad { pads, mode, value } => shape::pad(first, pads, *mode, *value),
-        Op::ReduceMean { axes, keepdims } => reduce::reduce_mean(first, axes, *keepdims),
+        )),
+        Op::GlobalAveragePool => float1(conv_pool::global_average_pool(first.float()?)),
+        Op::BatchNormalization { epsilon } => float1(normalization::batch_norm(
+            first.float()?,
+            floats(rest)?,
+            *epsilon,
+        )),
+        Op::LayerNormalization { axis, epsilon } => float1(normalization::layer_norm(
+            first.float()?,
+            floats(rest)?,
+            *axis,
+            *epsilon,
+        )),
     }
 }
 
+/// A float op's result as a (non-scalar) value.
+fn float1(result: OpResult) -> ValueResult {
+    result.map(|t| Value::of_float(t, false))
+}
+
+fn floats(values: Vec<Value>) -> std::result::Result<Vec<DynTensor>, String> {
+    values.into_iter().map(Value::float).collect()
+}
+
 /// The second input of a two-input op.
-fn one(mut inputs: Vec<DynTensor>) -> std::result::Result<DynTensor, String> {
-    inputs
-        .pop()
-        .ok_or_else(|| "missing second input".to_string())
+fn one(mut inputs: Vec<Value>) -> std::result::Result<Value, String> {
+    if inputs.is_empty() {
+        return Err("missing second input".to_string());
+    }
+    Ok(inputs.remove(0))
 }
