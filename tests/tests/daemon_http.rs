@@ -495,3 +495,67 @@ fn binary_model_reports_roc_auc_and_threshold_accuracy() {
         "bad_label"
     );
 }
+
+/// Installs `state/models/NAME/1`: `y = table[ids]`, INT64 ids of shape [n] indexing an FP32
+/// table of 3 rows of 2 (a Gather: typed values over the wire).
+fn install_embedding_model(state: &std::path::Path, name: &str) {
+    let dir = state.join("models").join(name).join("1");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let spec = serde_json::json!({
+        "format_version": 2, "name": name, "version": 1, "producer": "e2e test",
+        "inputs": [{"name": "ids", "datatype": "INT64", "shape": ["n"]}],
+        "outputs": [{"name": "y", "datatype": "FP32", "shape": ["n", 2]}],
+        "nodes": [{"name": "lookup", "op": {"type": "Gather", "axis": 0},
+                   "inputs": ["table", "ids"], "outputs": ["y"]}]
+    });
+    std::fs::write(dir.join("model.json"), spec.to_string()).expect("model.json");
+    let header = br#"{"table":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    for v in [0.0f32, 1.0, 10.0, 11.0, 20.0, 21.0] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(dir.join("weights.safetensors"), bytes).expect("weights");
+    e2e::daemon::set_current(state, name, 1);
+}
+
+#[test]
+fn an_int64_index_out_of_range_fails_that_request_and_every_model_keeps_serving() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    install_model(&state, "mlp", 1);
+    install_embedding_model(&state, "embed");
+    let config = EdgedConfig::new(&state)
+        .model("embed")
+        .set("models.embed", "device", "cpu");
+    let d = Daemon::start(&state, &config);
+    let ids = |v: &[i64]| {
+        serde_json::json!({"inputs": [{"name": "ids", "shape": [v.len()], "datatype": "INT64", "data": v}]})
+            .to_string()
+    };
+    let (status, body) = d.post_json("/v2/models/embed/infer", &ids(&[2, -3]));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outputs"][0]["datatype"], "FP32");
+    assert_eq!(body["outputs"][0]["shape"], serde_json::json!([2, 2]));
+    assert_eq!(
+        body["outputs"][0]["data"],
+        serde_json::json!([20.0, 21.0, 0.0, 1.0])
+    );
+
+    let (status, body) = d.post_json("/v2/models/embed/infer", &ids(&[1, 5]));
+    assert_eq!(status, 500, "{body}");
+    let message = body["error"].as_str().unwrap_or_default();
+    assert!(message.contains("index 5 is out of range"), "{body}");
+    // FP32 ids for an INT64 input: a bad request naming both types.
+    let wrong = r#"{"inputs": [{"name": "ids", "shape": [1], "datatype": "FP32", "data": [1.0]}]}"#;
+    let (status, body) = d.post_json("/v2/models/embed/infer", wrong);
+    assert_eq!(status, 400, "{body}");
+
+    // The same model and the other model still answer.
+    assert_eq!(d.post_json("/v2/models/embed/infer", &ids(&[0])).0, 200);
+    assert_eq!(
+        d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 1))
+            .0,
+        200
+    );
+}
