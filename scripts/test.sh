@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(mesa-vulkan-drivers libvulkan1 mosquitto mosquitto-clients systemd procps openssl)
+packages=(mesa-vulkan-drivers libvulkan1 mosquitto mosquitto-clients systemd procps openssl python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
