@@ -301,8 +301,12 @@ pub fn render_doc(cpu: &Suite, gpu: &Suite) -> String {
          booleans exactly), or is refused at import with the op or attribute named. An op's \
          attributes outside its list are refused at import, never ignored. onnx-ir parses \
          opsets 1 to 24; \"opsets\" lists those of the passing cases.\n\n\
-         | Op | Attributes | Opsets | CPU pass / refused / fail | GPU pass / refused / fail |\n\
-         |---|---|---|---|---|\n",
+         Element types: FP32; FP16 (widened to f32 at load, rounded back on output); FP64 \
+         (computed in f64 on the CPU; the GPU path refuses it and `auto` picks the CPU); INT64, \
+         INT32, INT8, UINT8 (i64 on the host, i32 on the GPU with every value range-checked on \
+         the way); BOOL. Other ONNX types are refused at import, naming the type.\n\n\
+         | Op | Attributes | Opsets | CPU pass / refused / fail | GPU pass / refused / fail | Notes |\n\
+         |---|---|---|---|---|---|\n",
     );
     for claim in CLAIMS {
         let (cp, cr, cf, opsets) = cpu.per_op(claim.op);
@@ -322,8 +326,8 @@ pub fn render_doc(cpu: &Suite, gpu: &Suite) -> String {
                 .join(", ")
         };
         out.push_str(&format!(
-            "| {} | {attributes} | {opsets} | {cp} / {cr} / {cf} | {gp} / {gr} / {gf} |\n",
-            claim.op
+            "| {} | {attributes} | {opsets} | {cp} / {cr} / {cf} | {gp} / {gr} / {gf} | {} |\n",
+            claim.op, claim.notes
         ));
     }
     out.push_str(

@@ -75,9 +75,9 @@ impl Converter {
         Ok(())
     }
 
-    /// Refuses a node whose first input has an element type the op does not run on, or whose
-    /// second or later output is used (Dropout's mask, MaxPool's indices, LayerNormalization's
-    /// statistics: training-time outputs we do not compute).
+    /// Refuses a node whose first input has an element type the op does not run on, or that
+    /// uses an output beyond those the op computes (Dropout's mask, MaxPool's indices,
+    /// LayerNormalization's statistics: training-time outputs we do not compute).
     fn check_types_and_outputs(&self, node: &Node, op: &Op) -> Result<(), ImportError> {
         if let Some(dtype) = node.inputs().first().and_then(|a| arg_type(&a.ty))
             && !op.accepts(dtype)
@@ -90,7 +90,7 @@ impl Converter {
         let extra = node
             .outputs()
             .iter()
-            .skip(1)
+            .skip(op.output_count())
             .filter(|o| !o.name.is_empty() && self.used.contains(&o.name))
             .count();
         if extra > 0 {
@@ -197,17 +197,20 @@ impl Converter {
         }
     }
 
+    /// Appends the node with as many outputs as its op produces (an output the graph leaves
+    /// unnamed gets a name of its own, so no two nodes write one value).
     fn push(&mut self, node: &Node, op: Op, inputs: Vec<String>) {
-        let output = node
-            .outputs()
-            .first()
-            .map(|a| self.name_of(a))
-            .unwrap_or_default();
+        let outputs = (0..op.output_count())
+            .map(|i| match node.outputs().get(i) {
+                Some(a) if !a.name.is_empty() => self.name_of(a),
+                _ => format!("{}.output{i}", node.name()),
+            })
+            .collect();
         self.nodes.push(NodeSpec {
             name: node.name().to_string(),
             op,
             inputs,
-            outputs: vec![output],
+            outputs,
         });
     }
 

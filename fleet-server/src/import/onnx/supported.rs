@@ -5,16 +5,31 @@
 //! without importing the converters. Adding an op: a line here, its converter in its family
 //! file under `ops/`, its executor in `edge_model`'s family file, and its conformance cases.
 
-/// One claimed op type and the attributes its converter reads.
+/// One claimed op type, the attributes its converter reads, and what a user should know about
+/// how it runs (written out in `docs/ops.md`).
 #[derive(Debug, Clone, Copy)]
 pub struct Claim {
     pub op: &'static str,
     pub attributes: &'static [&'static str],
+    pub notes: &'static str,
 }
 
 const fn claim(op: &'static str, attributes: &'static [&'static str]) -> Claim {
-    Claim { op, attributes }
+    Claim {
+        op,
+        attributes,
+        notes: "",
+    }
 }
+
+impl Claim {
+    const fn note(self, notes: &'static str) -> Claim {
+        Claim { notes, ..self }
+    }
+}
+
+/// The note of the index-heavy ops that run on the host.
+const ON_HOST: &str = "runs on the host CPU on every device (indices checked there); a GPU model's data makes a round trip";
 
 const REDUCE: &[&str] = &["axes", "keepdims", "noop_with_empty_axes"];
 
@@ -22,7 +37,7 @@ const REDUCE: &[&str] = &["axes", "keepdims", "noop_with_empty_axes"];
 /// checked after parsing).
 pub const CLAIMS: &[Claim] = &[
     claim("Gemm", &["alpha", "beta", "transA", "transB"]),
-    claim("MatMul", &[]),
+    claim("MatMul", &[]).note("float only"),
     claim("Add", &[]),
     claim("Sub", &[]),
     claim("Mul", &[]),
@@ -45,7 +60,8 @@ pub const CLAIMS: &[Claim] = &[
             "pads",
             "auto_pad",
         ],
-    ),
+    )
+    .note("1-D and 2-D"),
     claim(
         "MaxPool",
         &[
@@ -57,7 +73,8 @@ pub const CLAIMS: &[Claim] = &[
             "ceil_mode",
             "storage_order",
         ],
-    ),
+    )
+    .note("1-D and 2-D; the Indices output is refused"),
     claim(
         "AveragePool",
         &[
@@ -73,7 +90,8 @@ pub const CLAIMS: &[Claim] = &[
     claim(
         "BatchNormalization",
         &["epsilon", "momentum", "training_mode", "spatial"],
-    ),
+    )
+    .note("inference only (training_mode refused)"),
     claim("LayerNormalization", &["axis", "epsilon", "stash_type"]),
     claim("Flatten", &["axis"]),
     claim("Reshape", &["allowzero"]),
@@ -81,9 +99,10 @@ pub const CLAIMS: &[Claim] = &[
     claim("Concat", &["axis"]),
     claim("Squeeze", &["axes"]),
     claim("Unsqueeze", &["axes"]),
-    claim("Clip", &["min", "max"]),
-    claim("Pad", &["mode", "pads", "value"]),
-    claim("Dropout", &["ratio", "seed"]),
+    claim("Clip", &["min", "max"]).note("bounds known at import or read at run time"),
+    claim("Pad", &["mode", "pads", "value"])
+        .note("constant, reflect, edge (not wrap); pads, value and axes at import or run time; negative pads crop"),
+    claim("Dropout", &["ratio", "seed"]).note("inference only (training_mode refused); the mask output is refused"),
     claim("Identity", &[]),
     claim(
         "Constant",
@@ -124,7 +143,8 @@ pub const CLAIMS: &[Claim] = &[
     claim("Xor", &[]),
     claim("IsNaN", &[]),
     claim("IsInf", &["detect_negative", "detect_positive"]),
-    claim("Cast", &["to", "saturate"]),
+    claim("Cast", &["to", "saturate"])
+        .note("float to integer truncates toward zero; FP8, BF16, INT4, STRING and unsigned types above UINT8 refused"),
     claim("CastLike", &["saturate"]),
     claim("HardSigmoid", &["alpha", "beta"]),
     claim("HardSwish", &[]),
@@ -158,6 +178,14 @@ pub const CLAIMS: &[Claim] = &[
     claim("ArgMin", &["axis", "keepdims", "select_last_index"]),
     claim("CumSum", &["exclusive", "reverse"]),
     claim("Trilu", &["upper"]),
+    claim("Split", &["axis", "num_outputs", "split"]).note("sizes at import or run time; several outputs"),
+    claim("TopK", &["axis", "largest", "sorted", "k"])
+        .note("results always sorted, ties to the lower index; runs on the host CPU on every device"),
+    claim("OneHot", &["axis"]).note(ON_HOST),
+    claim("GatherND", &["batch_dims"]).note(ON_HOST),
+    claim("ScatterND", &["reduction"]).note(ON_HOST),
+    claim("ScatterElements", &["axis", "reduction"]).note(ON_HOST),
+    claim("Scatter", &["axis"]).note("the deprecated name of ScatterElements; runs on the host CPU"),
     // Reductions.
     claim("ReduceSum", REDUCE),
     claim("ReduceMax", REDUCE),

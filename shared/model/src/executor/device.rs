@@ -59,6 +59,11 @@ pub fn cpu_device() -> Device {
     Device::flex()
 }
 
+/// Whether `device` is the host (the CPU backend), where integers are 64-bit and FP64 runs.
+pub fn is_host(device: &Device) -> bool {
+    *device == cpu_device()
+}
+
 /// The GPU device, opened and self-tested once per process; the error says why it is unusable.
 pub fn gpu_device() -> Result<Device> {
     static GPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();

@@ -151,24 +151,26 @@ fn uses_fp64(spec: &ModelSpec, weights: &Weights) -> bool {
         || weights.values().any(|w| w.dtype() == DataType::Fp64)
 }
 
-/// Zeros of `dtype`.
-fn zeros(dtype: DataType, n: usize) -> HostData {
+/// `n` copies of `v` (0 or 1) as `dtype`.
+fn filled(dtype: DataType, n: usize, v: u8) -> HostData {
     match dtype {
-        DataType::Fp32 => HostData::F32(vec![0.0; n]),
-        DataType::Fp16 => HostData::F16(vec![0.0; n]),
-        DataType::Fp64 => HostData::F64(vec![0.0; n]),
-        DataType::Int64 => HostData::I64(vec![0; n]),
-        DataType::Int32 => HostData::I32(vec![0; n]),
-        DataType::Int8 => HostData::I8(vec![0; n]),
-        DataType::Uint8 => HostData::U8(vec![0; n]),
-        DataType::Bool => HostData::Bool(vec![false; n]),
+        DataType::Fp32 => HostData::F32(vec![f32::from(v); n]),
+        DataType::Fp16 => HostData::F16(vec![f32::from(v); n]),
+        DataType::Fp64 => HostData::F64(vec![f64::from(v); n]),
+        DataType::Int64 => HostData::I64(vec![i64::from(v); n]),
+        DataType::Int32 => HostData::I32(vec![i32::from(v); n]),
+        DataType::Int8 => HostData::I8(vec![v as i8; n]),
+        DataType::Uint8 => HostData::U8(vec![v; n]),
+        DataType::Bool => HostData::Bool(vec![v != 0; n]),
     }
 }
 
-/// Runs the model on zeros at batch 1 (every named dimension = 1): once untimed, then
-/// `runs` timed; returns the median.
+/// Runs the model at batch 1 (every named dimension = 1): once untimed, then `runs` timed;
+/// returns the median. The inputs are zeros, or ones when zeros fail (a graph whose shapes
+/// come from an input's values, such as a length or a depth, may refuse zeros); the error of
+/// zeros is returned when both fail.
 fn warm_up(spec: &ModelSpec, plan: &Plan, runtime: &Runtime, runs: usize) -> Result<Duration> {
-    let zeros = || -> Vec<(String, HostTensor)> {
+    let inputs = |v: u8| -> Vec<(String, HostTensor)> {
         spec.inputs
             .iter()
             .map(|i| {
@@ -178,17 +180,23 @@ fn warm_up(spec: &ModelSpec, plan: &Plan, runtime: &Runtime, runs: usize) -> Res
                     i.name.clone(),
                     HostTensor {
                         shape,
-                        data: zeros(i.datatype, n),
+                        data: filled(i.datatype, n, v),
                     },
                 )
             })
             .collect()
     };
-    run_plan(spec, plan, runtime, zeros())?;
+    let fill = match run_plan(spec, plan, runtime, inputs(0)) {
+        Ok(_) => 0,
+        Err(zeros) => match run_plan(spec, plan, runtime, inputs(1)) {
+            Ok(_) => 1,
+            Err(_) => return Err(zeros),
+        },
+    };
     let mut times = Vec::with_capacity(runs.max(1));
     for _ in 0..runs.max(1) {
         let start = Instant::now();
-        run_plan(spec, plan, runtime, zeros())?;
+        run_plan(spec, plan, runtime, inputs(fill))?;
         times.push(start.elapsed());
     }
     times.sort();

@@ -129,4 +129,8 @@ impl Model {
 mod tests;
 
 #[cfg(test)]
+mod index_tests;
+#[cfg(test)]
+mod test_graphs;
+#[cfg(test)]
 mod typed_tests;

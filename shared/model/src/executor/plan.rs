@@ -15,7 +15,8 @@ pub(super) struct Step {
     pub(super) inputs: Vec<usize>,
     /// Per input: may the value be moved out (this is its last reader)?
     pub(super) take: Vec<bool>,
-    pub(super) output: usize,
+    /// One slot per output (Split and TopK have several).
+    pub(super) outputs: Vec<usize>,
 }
 
 /// Value slots and the order to fill them, computed once at load.
@@ -51,7 +52,7 @@ pub(super) fn plan(spec: &ModelSpec, weights: &Weights) -> (Plan, Vec<(String, u
             node: index,
             inputs: node.inputs.iter().map(|n| slot(n)).collect(),
             take: vec![false; node.inputs.len()],
-            output: slot(&node.outputs[0]),
+            outputs: node.outputs.iter().map(|n| slot(n)).collect(),
         })
         .collect();
     let outputs: Vec<(String, usize)> = spec

@@ -133,14 +133,27 @@ pub(super) fn run_plan(
             device: &runtime.device,
             max_elements: runtime.max_elements,
         };
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::run(op, args, &ctx)))
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::run_node(op, args, &ctx)))
             .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&panic))));
-        let output = result.map_err(|reason| ModelError::Execution {
+        let outputs = result.map_err(|reason| ModelError::Execution {
             node: node.name.clone(),
             op: node.op.name(),
             reason,
         })?;
-        values[step.output] = Some(output);
+        if outputs.len() != step.outputs.len() {
+            return Err(ModelError::Execution {
+                node: node.name.clone(),
+                op: node.op.name(),
+                reason: format!(
+                    "produced {} outputs for {} names",
+                    outputs.len(),
+                    step.outputs.len()
+                ),
+            });
+        }
+        for (slot, value) in step.outputs.iter().zip(outputs) {
+            values[*slot] = Some(value);
+        }
     }
     plan.outputs
         .iter()

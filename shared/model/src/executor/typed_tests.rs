@@ -1,54 +1,10 @@
 //! Unit tests of typed values: integer, boolean and FP64 graphs, run-time shapes, and the
 //! range checks between the host and the GPU.
 
+use super::test_graphs::{fixed, io, load, node, spec};
 use super::*;
-use crate::format::{DataType, Dim, FORMAT_VERSION, NodeSpec, Op, TensorSpec};
+use crate::format::{DataType, Dim, Op};
 use crate::weights::{HostData, HostTensor, Weights};
-
-fn io(name: &str, datatype: DataType, shape: Vec<Dim>) -> TensorSpec {
-    TensorSpec {
-        name: name.into(),
-        datatype,
-        shape,
-    }
-}
-
-fn node(name: &str, op: Op, inputs: &[&str], output: &str) -> NodeSpec {
-    NodeSpec {
-        name: name.into(),
-        op,
-        inputs: inputs.iter().map(|s| s.to_string()).collect(),
-        outputs: vec![output.into()],
-    }
-}
-
-fn spec(inputs: Vec<TensorSpec>, outputs: Vec<TensorSpec>, nodes: Vec<NodeSpec>) -> ModelSpec {
-    ModelSpec {
-        format_version: FORMAT_VERSION,
-        name: "typed".into(),
-        version: 1,
-        producer: String::new(),
-        inputs,
-        outputs,
-        nodes,
-    }
-}
-
-fn load(spec: ModelSpec, weights: Weights, device: DeviceChoice) -> Result<Model> {
-    Model::from_parts(
-        spec,
-        weights,
-        &LoadOptions {
-            device,
-            warmup_runs: 0,
-            ..Default::default()
-        },
-    )
-}
-
-fn fixed(dims: &[usize]) -> Vec<Dim> {
-    dims.iter().map(|&d| Dim::Fixed(d)).collect()
-}
 
 /// `y = table[ids]`: an INT64 input indexing an FP32 weight.
 fn embedding() -> (ModelSpec, Weights) {
@@ -418,4 +374,39 @@ fn a_reshape_to_a_shape_that_never_fits_fails_that_request_not_the_model() {
         assert!(err.contains("reshape"), "({a}, {b}): {err}");
     }
     assert_eq!(run(3, -1).expect("run")[0].1.shape, vec![3, 4]);
+}
+
+#[test]
+fn a_model_whose_shapes_come_from_an_input_value_loads_though_zeros_would_be_refused() {
+    // y = Range(0, n, 1): n = 0 gives an empty tensor, which the warm-up on zeros refuses.
+    let s = spec(
+        vec![io("n", DataType::Int64, vec![])],
+        vec![io("y", DataType::Int64, vec![Dim::Named("n".into())])],
+        vec![node("range", Op::Range, &["start", "n", "delta"], "y")],
+    );
+    let mut w = Weights::new();
+    w.insert(
+        "start".into(),
+        HostTensor::typed(vec![], vec![0i64]).expect("t"),
+    );
+    w.insert(
+        "delta".into(),
+        HostTensor::typed(vec![], vec![1i64]).expect("t"),
+    );
+    let model = Model::from_parts(
+        s,
+        w,
+        &LoadOptions {
+            device: DeviceChoice::Cpu,
+            ..Default::default()
+        },
+    )
+    .expect("the warm-up falls back to ones");
+    let out = model
+        .run(vec![(
+            "n".into(),
+            HostTensor::typed(vec![], vec![3i64]).expect("t"),
+        )])
+        .expect("run");
+    assert_eq!(out[0].1.data, HostData::I64(vec![0, 1, 2]));
 }

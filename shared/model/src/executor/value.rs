@@ -10,7 +10,7 @@
 
 use burn::tensor::{Bool, DType, Device, Int, TensorData};
 
-use super::device::cpu_device;
+use super::device::{cpu_device, is_host};
 use super::dyn_tensor::{DynTensor, map_tensor};
 use crate::error::{ModelError, Result};
 use crate::format::DataType;
@@ -68,7 +68,7 @@ impl Value {
                 DType::F32,
             )?),
             HostData::F64(v) => {
-                if !same_device(device, &host) {
+                if !is_host(device) {
                     return Err(fp64_on_gpu());
                 }
                 Typed::Float(DynTensor::from_data(
@@ -208,18 +208,18 @@ impl Typed {
     /// Moves the tensor to `device`; integers bound for a device other than the host are
     /// checked to fit its 32-bit integers.
     pub fn into_device(self, device: &Device) -> Result<Self> {
-        if same_device(&self.device(), device) {
+        if self.device() == *device {
             return Ok(self);
         }
         Ok(match self {
             Typed::Float(t) => {
-                if t.dtype() == DType::F64 && !same_device(device, &cpu_device()) {
+                if t.dtype() == DType::F64 && !is_host(device) {
                     return Err(fp64_on_gpu());
                 }
                 Typed::Float(t.into_device(device))
             }
             Typed::Int(t, ty) => {
-                let to_gpu = !same_device(device, &cpu_device());
+                let to_gpu = !is_host(device);
                 let data = t.into_data()?;
                 let dtype = if to_gpu {
                     let v: Vec<i64> = read(data.clone().try_cast(DType::I64))?;
@@ -255,14 +255,10 @@ pub fn align(values: Vec<Value>, device: &Device) -> Result<Vec<Value>> {
     let Some(first) = values.first().map(Value::device) else {
         return Ok(values);
     };
-    if values.iter().all(|v| same_device(&v.device(), &first)) {
+    if values.iter().all(|v| v.device() == first) {
         return Ok(values);
     }
     values.into_iter().map(|v| v.into_device(device)).collect()
-}
-
-pub fn same_device(a: &Device, b: &Device) -> bool {
-    a == b
 }
 
 fn fp64_on_gpu() -> ModelError {

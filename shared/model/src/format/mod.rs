@@ -15,16 +15,20 @@
 //! values produced before it, which rules out cycles.
 //!
 //! Here: the format's version, file names and limits. The graph types are in `graph`, the
-//! operations in `op`, the structural checks in `validate`, reading and writing `model.json`
+//! operations in `op` (their attribute enums in `op_params`, what each declares about itself
+//! in `op_meta`), the structural checks in `validate`, reading and writing `model.json`
 //! (with the version check) in `file`.
 
 mod file;
 mod graph;
 mod op;
+mod op_meta;
+mod op_params;
 mod validate;
 
 pub use graph::{DataType, Dim, ModelSpec, NodeSpec, TensorSpec};
-pub use op::{AutoPad, BinaryFn, Op, PadMode, ReduceFn, UnaryFn, VariadicFn};
+pub use op::Op;
+pub use op_params::{AutoPad, BinaryFn, PadMode, ReduceFn, ScatterReduction, UnaryFn, VariadicFn};
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 2;

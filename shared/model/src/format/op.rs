@@ -1,102 +1,13 @@
-//! The operations a graph is made of, with their attributes normalised at import, and what
-//! every op declares about itself (its name, its number of inputs). A new op starts here;
-//! its attribute checks go in `validate` and its execution in its family's file under
+//! The operations a graph is made of, with their attributes normalised at import. A new op
+//! starts here; what it declares about itself (name, element types, inputs and outputs) is in
+//! `op_meta`, its attribute checks in `validate`, and its execution in its family's file under
 //! `executor/ops/`.
 
 use serde::{Deserialize, Serialize};
 
-/// Auto-padding modes of convolutions and pools (ONNX `auto_pad`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum AutoPad {
-    /// Use the explicit `pads`.
-    #[default]
-    Explicit,
-    /// No padding.
-    Valid,
-    /// Output size = ceil(input / stride); odd padding goes at the end.
-    SameUpper,
-    /// As `SameUpper`, odd padding at the beginning.
-    SameLower,
-}
-
-/// How `Pad` fills the new border.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PadMode {
-    Constant,
-    Reflect,
-    Edge,
-}
-
-/// One-input element-wise functions without parameters, by their ONNX names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum UnaryFn {
-    Sqrt,
-    Exp,
-    Log,
-    Abs,
-    Neg,
-    Reciprocal,
-    Floor,
-    Ceil,
-    Round,
-    Sign,
-    Sin,
-    Cos,
-    Tan,
-    Asin,
-    Acos,
-    Atan,
-    Sinh,
-    Cosh,
-    Softplus,
-    Softsign,
-    Mish,
-    HardSwish,
-    IsNaN,
-    Not,
-}
-
-/// Two-input broadcasting functions, by their ONNX names (`Mod` with `fmod = 0` is
-/// `Mod`, with `fmod = 1` is `Fmod`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BinaryFn {
-    Pow,
-    Mod,
-    Fmod,
-    Equal,
-    Less,
-    LessOrEqual,
-    Greater,
-    GreaterOrEqual,
-    And,
-    Or,
-    Xor,
-    PRelu,
-}
-
-/// Broadcasting functions of one or more inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum VariadicFn {
-    Min,
-    Max,
-    Sum,
-    Mean,
-}
-
-/// Reductions over axes, by their ONNX names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReduceFn {
-    ReduceSum,
-    ReduceMax,
-    ReduceMin,
-    ReduceProd,
-    ReduceL1,
-    ReduceL2,
-    ReduceLogSum,
-    ReduceLogSumExp,
-    ReduceSumSquare,
-    ReduceMean,
-}
+use super::op_params::{
+    AutoPad, BinaryFn, PadMode, ReduceFn, ScatterReduction, UnaryFn, VariadicFn,
+};
 
 /// The operations the executor runs, with attributes normalised at import (ONNX opset
 /// differences, attribute-vs-input forms and defaults are resolved by the importer).
@@ -305,185 +216,51 @@ pub enum Op {
     GatherElements {
         axis: i64,
     },
-}
-
-impl Op {
-    /// The op's name as written in `model.json` (and in error messages).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Linear => "Linear",
-            Op::Gemm { .. } => "Gemm",
-            Op::MatMul => "MatMul",
-            Op::Add => "Add",
-            Op::Sub => "Sub",
-            Op::Mul => "Mul",
-            Op::Div => "Div",
-            Op::Relu => "Relu",
-            Op::LeakyRelu { .. } => "LeakyRelu",
-            Op::Sigmoid => "Sigmoid",
-            Op::Tanh => "Tanh",
-            Op::Erf => "Erf",
-            Op::Gelu { .. } => "Gelu",
-            Op::Softmax { .. } => "Softmax",
-            Op::LogSoftmax { .. } => "LogSoftmax",
-            Op::Conv { .. } => "Conv",
-            Op::MaxPool { .. } => "MaxPool",
-            Op::AveragePool { .. } => "AveragePool",
-            Op::GlobalAveragePool => "GlobalAveragePool",
-            Op::BatchNormalization { .. } => "BatchNormalization",
-            Op::LayerNormalization { .. } => "LayerNormalization",
-            Op::Flatten { .. } => "Flatten",
-            Op::Reshape { .. } => "Reshape",
-            Op::Transpose { .. } => "Transpose",
-            Op::Concat { .. } => "Concat",
-            Op::Squeeze { .. } => "Squeeze",
-            Op::Unsqueeze { .. } => "Unsqueeze",
-            Op::Clip { .. } => "Clip",
-            Op::Pad { .. } => "Pad",
-            Op::ReduceMean { .. } => "ReduceMean",
-            Op::Dropout => "Dropout",
-            Op::Identity => "Identity",
-            Op::Unary { func } => func.name(),
-            Op::HardSigmoid { .. } => "HardSigmoid",
-            Op::Elu { .. } => "Elu",
-            Op::Selu { .. } => "Selu",
-            Op::Celu { .. } => "Celu",
-            Op::ThresholdedRelu { .. } => "ThresholdedRelu",
-            Op::IsInf { .. } => "IsInf",
-            Op::Binary { func } => func.name(),
-            Op::Variadic { func } => func.name(),
-            Op::Where => "Where",
-            Op::Cast { .. } => "Cast",
-            Op::Reduce { func, .. } => func.name(),
-            Op::Shape { .. } => "Shape",
-            Op::Size => "Size",
-            Op::ConstantOfShape { .. } => "ConstantOfShape",
-            Op::Gather { .. } => "Gather",
-            Op::Expand => "Expand",
-            Op::Tile => "Tile",
-            Op::Range => "Range",
-            Op::Slice => "Slice",
-            Op::ReshapeDynamic { .. } => "Reshape",
-            Op::UnsqueezeDynamic => "Unsqueeze",
-            Op::SqueezeDynamic => "Squeeze",
-            Op::ArgMax { .. } => "ArgMax",
-            Op::ArgMin { .. } => "ArgMin",
-            Op::CumSum { .. } => "CumSum",
-            Op::Trilu { .. } => "Trilu",
-            Op::GatherElements { .. } => "GatherElements",
-        }
-    }
-
-    /// Whether the executor runs this op on a first input of element type `dtype` (the
-    /// importer refuses a node otherwise, naming both).
-    pub fn accepts(&self, dtype: super::DataType) -> bool {
-        use super::DataType as T;
-        let float = dtype.is_float();
-        let int = dtype.is_int();
-        let boolean = dtype == T::Bool;
-        match self {
-            Op::Identity
-            | Op::Dropout
-            | Op::Cast { .. }
-            | Op::Shape { .. }
-            | Op::Size
-            | Op::Gather { .. }
-            | Op::Expand
-            | Op::Tile
-            | Op::Slice
-            | Op::Reshape { .. }
-            | Op::ReshapeDynamic { .. }
-            | Op::Transpose { .. }
-            | Op::Concat { .. }
-            | Op::Squeeze { .. }
-            | Op::SqueezeDynamic
-            | Op::Unsqueeze { .. }
-            | Op::UnsqueezeDynamic
-            | Op::Flatten { .. }
-            | Op::Where => true,
-            Op::ConstantOfShape { .. } => int,
-            Op::GatherElements { .. } | Op::Trilu { .. } => true,
-            Op::ArgMax { .. } | Op::ArgMin { .. } | Op::CumSum { .. } => float || int,
-            Op::Range => float || int,
-            Op::Unary { func } => match func {
-                UnaryFn::Not => boolean,
-                UnaryFn::Abs | UnaryFn::Neg | UnaryFn::Sign => float || int,
-                _ => float,
-            },
-            Op::Binary { func } => match func {
-                BinaryFn::And | BinaryFn::Or | BinaryFn::Xor => boolean,
-                BinaryFn::Equal => true,
-                _ => float || int,
-            },
-            Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Variadic { .. }
-            | Op::Relu
-            | Op::Clip { .. } => float || int,
-            Op::Reduce {
-                func:
-                    ReduceFn::ReduceSum
-                    | ReduceFn::ReduceMax
-                    | ReduceFn::ReduceMin
-                    | ReduceFn::ReduceProd
-                    | ReduceFn::ReduceL1
-                    | ReduceFn::ReduceSumSquare,
-                ..
-            } => float || int,
-            _ => float,
-        }
-    }
-
-    /// How many inputs the op takes: (minimum, maximum).
-    pub(super) fn arity(&self) -> (usize, usize) {
-        match self {
-            Op::Linear => (2, 3),
-            Op::Gemm { .. } => (2, 3),
-            Op::MatMul | Op::Add | Op::Sub | Op::Mul | Op::Div => (2, 2),
-            Op::Conv { .. } => (2, 3),
-            Op::BatchNormalization { .. } => (5, 5),
-            Op::LayerNormalization { .. } => (2, 3),
-            Op::Concat { .. } => (1, usize::MAX),
-            Op::Binary { .. } => (2, 2),
-            Op::Variadic { .. } => (1, usize::MAX),
-            Op::Where | Op::Range => (3, 3),
-            Op::Reduce { axes: None, .. } => (1, 2),
-            Op::Gather { .. } | Op::Expand | Op::Tile => (2, 2),
-            Op::ReshapeDynamic { .. } | Op::UnsqueezeDynamic | Op::SqueezeDynamic => (2, 2),
-            Op::Slice => (3, 5),
-            Op::CumSum { .. } | Op::GatherElements { .. } => (2, 2),
-            Op::Trilu { .. } => (1, 2),
-            _ => (1, 1),
-        }
-    }
-}
-
-/// The ONNX op type of each function (serde writes the same names).
-macro_rules! fn_names {
-    ($($ty:ident { $($v:ident),* $(,)? })*) => {$(
-        impl $ty {
-            pub fn name(self) -> &'static str {
-                match self {
-                    $($ty::$v => stringify!($v),)*
-                }
-            }
-        }
-    )*};
-}
-
-fn_names! {
-    UnaryFn {
-        Sqrt, Exp, Log, Abs, Neg, Reciprocal, Floor, Ceil, Round, Sign, Sin, Cos, Tan, Asin,
-        Acos, Atan, Sinh, Cosh, Softplus, Softsign, Mish, HardSwish, IsNaN, Not,
-    }
-    BinaryFn {
-        Pow, Mod, Fmod, Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, PRelu,
-    }
-    VariadicFn { Min, Max, Sum, Mean }
-    ReduceFn {
-        ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum,
-        ReduceLogSumExp, ReduceSumSquare, ReduceMean,
-    }
+    /// `Clip(x, min?, max?)` with bounds read from inputs at run time (which are present is
+    /// given by the flags, in that order); `min > max` gives `max`, as ONNX says.
+    ClipBounds {
+        min: bool,
+        max: bool,
+    },
+    /// `Pad(x, pads, value?, axes?)` with pads (ONNX-ordered, negative pads crop) and the
+    /// optional fill value and axes read from inputs at run time.
+    PadDynamic {
+        mode: PadMode,
+        value: bool,
+        axes: bool,
+    },
+    /// `Split(x, sizes?)` along `axis` into `outputs` parts: the sizes from the second input,
+    /// or equal parts of `ceil(dim / outputs)` (the last one smaller), as ONNX says.
+    Split {
+        axis: i64,
+        outputs: usize,
+    },
+    /// `TopK(x, k)`: the `k` largest (or smallest) values along `axis` and their INT64
+    /// indices, two outputs; ties go to the lower index.
+    TopK {
+        axis: i64,
+        largest: bool,
+        sorted: bool,
+    },
+    /// `OneHot(indices, depth, values)`: a new axis of size `depth` at `axis` holding
+    /// `values[1]` where the index is and `values[0]` elsewhere; negative indices count from
+    /// the end, indices out of range give a row of `values[0]`.
+    OneHot {
+        axis: i64,
+    },
+    /// `GatherND(data, indices)`: slices of `data` at index tuples (the last dimension of
+    /// `indices`), after `batch_dims` shared leading dimensions.
+    GatherND {
+        batch_dims: usize,
+    },
+    /// `ScatterND(data, indices, updates)`: a copy of `data` with the slices at the index
+    /// tuples replaced by (or combined with) `updates`.
+    ScatterND {
+        reduction: ScatterReduction,
+    },
+    /// `ScatterElements(data, indices, updates)` along `axis`: the inverse of GatherElements.
+    ScatterElements {
+        axis: i64,
+        reduction: ScatterReduction,
+    },
 }

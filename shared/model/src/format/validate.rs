@@ -95,6 +95,7 @@ impl Op {
                 }
                 Ok(())
             }
+            Op::Split { outputs: 0, .. } => Err("Split needs at least one output".into()),
             Op::Unsqueeze { axes } if axes.is_empty() || axes.len() > MAX_RANK => {
                 Err("Unsqueeze needs between 1 and 6 axes".into())
             }
@@ -133,9 +134,10 @@ impl ModelSpec {
         }
         for node in &self.nodes {
             let (min, max) = node.op.arity();
-            if node.inputs.len() < min || node.inputs.len() > max || node.outputs.len() != 1 {
+            let outputs = node.op.output_count();
+            if node.inputs.len() < min || node.inputs.len() > max || node.outputs.len() != outputs {
                 return Err(ModelError::graph(format!(
-                    "node '{}' ({}) has {} inputs and {} outputs; it takes {min} to {max} inputs and 1 output",
+                    "node '{}' ({}) has {} inputs and {} outputs; it takes {min} to {max} inputs and {outputs} output(s)",
                     node.name,
                     node.op.name(),
                     node.inputs.len(),

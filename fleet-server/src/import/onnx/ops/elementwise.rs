@@ -1,6 +1,6 @@
 //! Element-wise ops: the arithmetic, comparison and logic binaries (with broadcasting),
 //! Min/Max/Sum/Mean, Where, the unary math functions and activations, the softmaxes over one
-//! axis, Clip with constant bounds, Cast, and the copies (Dropout at inference, Identity).
+//! axis, Clip (bounds known at import or read at run time), Cast, and the copies (Dropout at inference, Identity).
 
 use edge_model::format::{BinaryFn, Op, UnaryFn, VariadicFn};
 use onnx_ir::DType;
@@ -17,7 +17,7 @@ use onnx_ir::node::selu::SeluNode;
 use onnx_ir::node::softmax::SoftmaxNode;
 use onnx_ir::node::thresholded_relu::ThresholdedReluNode;
 
-use super::{Lowered, Lowering, runtime_input};
+use super::{Lowered, Lowering, Param};
 
 /// An op of one input with no attributes.
 pub(super) fn unary(op: Op) -> Lowering {
@@ -54,16 +54,40 @@ pub(super) fn log_softmax(n: &LogSoftmaxNode) -> Lowering {
 }
 
 /// Bounds must be known at import; an absent one is no bound.
+/// Clip with bounds known at import becomes `Clip`; a bound computed at run time (or given as
+/// an input, as the node tests do) makes it `ClipBounds`, which reads both as inputs.
 pub(super) fn clip(n: &ClipNode) -> Lowering {
-    let bound = |b: &Option<ClipInput>| match b {
-        None => Ok(None),
-        Some(ClipInput::Static(v)) => Ok(Some(*v as f32)),
-        Some(ClipInput::Runtime(_)) => Err(runtime_input("bounds")),
+    let runtime = |b: &Option<ClipInput>| matches!(b, Some(ClipInput::Runtime(_)));
+    if !runtime(&n.config.min) && !runtime(&n.config.max) {
+        let bound = |b: &Option<ClipInput>| match b {
+            Some(ClipInput::Static(v)) => Some(*v as f32),
+            _ => None,
+        };
+        return unary(Op::Clip {
+            min: bound(&n.config.min),
+            max: bound(&n.config.max),
+        });
+    }
+    // Static bounds are read from the node's inputs too, keeping their element type.
+    let param = |b: &Option<ClipInput>, index: usize| -> Option<Param> {
+        match b {
+            None => None,
+            Some(ClipInput::Runtime(r)) => Some(Param::from_runtime(r)),
+            Some(ClipInput::Static(_)) => Some(Param::Input(index)),
+        }
     };
-    unary(Op::Clip {
-        min: bound(&n.config.min)?,
-        max: bound(&n.config.max)?,
-    })
+    let params: Vec<Param> = [param(&n.config.min, 1), param(&n.config.max, 2)]
+        .into_iter()
+        .flatten()
+        .collect();
+    Lowered::with_params(
+        Op::ClipBounds {
+            min: n.config.min.is_some(),
+            max: n.config.max.is_some(),
+        },
+        1,
+        params,
+    )
 }
 
 /// A parameterless function of one input.

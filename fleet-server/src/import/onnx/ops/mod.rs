@@ -2,7 +2,8 @@
 //! family.
 //!
 //! The families are the executor's (element-wise, convolution and pooling, normalisation,
-//! shape and indexing, reductions) plus linear algebra, so an op is found in the same place on
+//! shape and indexing, index-tuple gathers and scatters, TopK and OneHot, reductions) plus
+//! linear algebra, so an op is found in the same place on
 //! both sides. A family converter sees only the node's attributes and gives back our op and how
 //! its inputs are read ([`Lowered`]), or the reason it refuses the node; the dispatch names the
 //! node in the error. Adding an op: its converter in the family's file, its arm in [`lower`],
@@ -14,6 +15,8 @@ mod indexing;
 mod linalg;
 mod normalization;
 mod reduce;
+mod scatter;
+mod select;
 mod shape;
 
 use edge_model::format::{BinaryFn, Op, ReduceFn, UnaryFn, VariadicFn};
@@ -71,12 +74,6 @@ impl Lowered {
             params,
         })
     }
-}
-
-/// The refusal for an input that ONNX lets the graph compute at run time and we need constant.
-#[allow(dead_code)]
-fn runtime_input(what: &str) -> String {
-    format!("{what} computed at run time is not supported; export with constant {what}")
 }
 
 /// Routes `node` to its family's converter. Constant nodes are not ops: the converter stores
@@ -188,6 +185,12 @@ pub(super) fn lower(node: &Node) -> Result<Lowered, ImportError> {
         Node::CumSum(n) => indexing::cumsum(n),
         Node::Trilu(n) => indexing::trilu(n),
         Node::GatherElements(n) => indexing::gather_elements(n),
+        Node::Split(n) => shape::split(n),
+        Node::TopK(n) => select::top_k(n),
+        Node::OneHot(n) => select::one_hot(n),
+        Node::GatherND(n) => scatter::gather_nd(n),
+        Node::ScatterND(n) => scatter::scatter_nd(n),
+        Node::ScatterElements(n) | Node::Scatter(n) => scatter::scatter_elements(n),
         other => {
             return Err(ImportError::UnsupportedOp {
                 node: other.name().to_string(),

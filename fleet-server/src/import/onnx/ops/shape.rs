@@ -1,17 +1,18 @@
-//! Shape and indexing: Flatten, Reshape, Transpose, Concat, Squeeze, Unsqueeze and Pad.
-//! Reshape's shape and Squeeze's and Unsqueeze's axes may be computed at run time (a second
-//! input); permutations and paddings must be known at import.
+//! Shape and indexing: Flatten, Reshape, Transpose, Concat, Split, Squeeze, Unsqueeze and Pad.
+//! Reshape's shape, Squeeze's and Unsqueeze's axes, Split's sizes and Pad's pads, value and
+//! axes may be computed at run time (inputs); permutations must be known at import.
 
 use edge_model::format::{Op, PadMode};
 use onnx_ir::node::concat::ConcatNode;
 use onnx_ir::node::flatten::FlattenNode;
-use onnx_ir::node::pad::{ConstantValueInput, PadInput, PadMode as IrPadMode, PadNode};
+use onnx_ir::node::pad::{AxesInput, ConstantValueInput, PadInput, PadMode as IrPadMode, PadNode};
 use onnx_ir::node::reshape::{ReshapeInput, ReshapeNode};
+use onnx_ir::node::split::{SplitNode, SplitSizesInput};
 use onnx_ir::node::squeeze::{SqueezeInput, SqueezeNode};
 use onnx_ir::node::transpose::TransposeNode;
 use onnx_ir::node::unsqueeze::{UnsqueezeConfig, UnsqueezeNode};
 
-use super::{Lowered, Lowering, Param, runtime_input};
+use super::{Lowered, Lowering, Param};
 
 pub(super) fn flatten(n: &FlattenNode) -> Lowering {
     Lowered::reads(
@@ -78,20 +79,89 @@ pub(super) fn unsqueeze(n: &UnsqueezeNode) -> Lowering {
     }
 }
 
-/// onnx-ir gives (begin, end) pairs per axis; we store all begins, then all ends, as ONNX does.
+/// Pads known at import become `Pad` (onnx-ir gives (begin, end) pairs per axis; we store all
+/// begins, then all ends, as ONNX does); pads, a fill value or axes computed at run time make
+/// it `PadDynamic`, which reads them as inputs.
 pub(super) fn pad(n: &PadNode) -> Lowering {
-    let PadInput::Static(pairs) = &n.config.pads else {
-        return Err(runtime_input("pads"));
-    };
-    let ConstantValueInput::Static(value) = n.config.constant_value else {
-        return Err(runtime_input("constant value"));
-    };
-    let mut pads: Vec<usize> = pairs.iter().map(|p| p.0).collect();
-    pads.extend(pairs.iter().map(|p| p.1));
     let mode = match n.config.mode {
         IrPadMode::Constant => PadMode::Constant,
         IrPadMode::Reflect => PadMode::Reflect,
         IrPadMode::Edge => PadMode::Edge,
     };
-    Lowered::reads(Op::Pad { pads, mode, value }, 1)
+    if let (PadInput::Static(pairs), ConstantValueInput::Static(value)) =
+        (&n.config.pads, &n.config.constant_value)
+    {
+        let mut pads: Vec<usize> = pairs.iter().map(|p| p.0).collect();
+        pads.extend(pairs.iter().map(|p| p.1));
+        return Lowered::reads(
+            Op::Pad {
+                pads,
+                mode,
+                value: *value,
+            },
+            1,
+        );
+    }
+    let mut params = Vec::new();
+    let mut axes = false;
+    match &n.config.pads {
+        PadInput::Static(pairs) => {
+            let mut pads: Vec<i64> = pairs.iter().map(|p| p.0 as i64).collect();
+            pads.extend(pairs.iter().map(|p| p.1 as i64));
+            params.push(Param::Ints(pads));
+        }
+        PadInput::Runtime { input, axes: a } => {
+            params.push(Param::from_runtime(input));
+            match a {
+                None => {}
+                Some(AxesInput::Static(list)) => {
+                    axes = true;
+                    params.push(Param::Ints(list.iter().map(|&x| x as i64).collect()));
+                }
+                Some(AxesInput::Runtime(r)) => {
+                    axes = true;
+                    params.push(Param::from_runtime(r));
+                }
+            }
+        }
+    }
+    // The fill value goes before the axes, as ONNX orders Pad's inputs.
+    let value = match &n.config.constant_value {
+        ConstantValueInput::Runtime(r) => Some(Param::from_runtime(r)),
+        ConstantValueInput::Static(v) if *v != 0.0 => Some(Param::Input(2)),
+        ConstantValueInput::Static(_) => None,
+    };
+    let has_value = value.is_some();
+    if let Some(v) = value {
+        params.insert(1, v);
+    }
+    Lowered::with_params(
+        Op::PadDynamic {
+            mode,
+            value: has_value,
+            axes,
+        },
+        1,
+        params,
+    )
+}
+
+/// Split into as many parts as the node has outputs: the sizes given (attribute or input,
+/// known at import or computed at run time), or equal parts.
+pub(super) fn split(n: &SplitNode) -> Lowering {
+    let params = match &n.config.split_sizes {
+        None => vec![],
+        Some(SplitSizesInput::Static(sizes)) => {
+            vec![Param::Ints(sizes.iter().map(|&s| s as i64).collect())]
+        }
+        Some(SplitSizesInput::Runtime(r)) => vec![Param::from_runtime(r)],
+    };
+    Lowered::with_params(
+        Op::Split {
+            axis: n.config.axis as i64,
+            outputs: n.outputs.len(),
+        },
+        1,
+        params,
+    )
 }

@@ -273,6 +273,30 @@ pub(super) fn variadic(func: VariadicFn, first: Value, rest: Vec<Value>) -> Valu
     Ok(acc)
 }
 
+/// `Clip(x, min?, max?)` with bounds read at run time: `Min(Max(x, min), max)`, so a `min`
+/// above `max` gives `max` everywhere, as ONNX says. Each bound is one value.
+pub(super) fn clip_bounds(x: Value, rest: Vec<Value>, has_min: bool, has_max: bool) -> ValueResult {
+    let mut bounds = rest.into_iter();
+    let mut bound = || -> ValueResult {
+        let b = bounds.next().ok_or("Clip's bound input is missing")?;
+        if b.dims().iter().product::<usize>() != 1 {
+            return Err(format!(
+                "Clip's bounds must be one value, got shape {:?}",
+                b.dims()
+            ));
+        }
+        Ok(Value { scalar: true, ..b })
+    };
+    let mut x = x;
+    if has_min {
+        x = variadic(VariadicFn::Max, x, vec![bound()?])?;
+    }
+    if has_max {
+        x = variadic(VariadicFn::Min, x, vec![bound()?])?;
+    }
+    Ok(x)
+}
+
 /// `Where(condition, x, y)`: `x` where the condition holds, else `y`.
 pub(super) fn where_op(condition: Value, rest: Vec<Value>) -> ValueResult {
     let mut rest = rest.into_iter();

@@ -6,8 +6,9 @@ use burn::tensor::{DType, Device, FloatDType};
 
 use super::ValueResult;
 use super::common::Res;
+use crate::executor::device::is_host;
 use crate::executor::dyn_tensor::{DynTensor, map_tensor};
-use crate::executor::value::{Typed, Value, same_device};
+use crate::executor::value::{Typed, Value};
 use crate::format::DataType;
 
 pub(super) fn cast(x: Value, to: DataType, device: &Device) -> ValueResult {
@@ -43,9 +44,7 @@ pub(super) fn cast(x: Value, to: DataType, device: &Device) -> ValueResult {
 fn float_to_float(t: DynTensor, to: DataType, device: &Device) -> Res<DynTensor> {
     match to {
         DataType::Fp64 => {
-            if !same_device(&t.device(), &crate::executor::device::cpu_device())
-                || !same_device(device, &crate::executor::device::cpu_device())
-            {
+            if !is_host(&t.device()) || !is_host(device) {
                 return Err("a cast to FP64 needs the CPU (WGSL has no f64)".into());
             }
             Ok(map_tensor!(t, x => x.cast(FloatDType::F64)))

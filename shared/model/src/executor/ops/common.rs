@@ -12,6 +12,23 @@ use crate::format::DataType;
 
 pub(super) type Res<T> = std::result::Result<T, String>;
 
+/// Runs a kind-generic `$body` (returning `DynTensor<K>` of the same kind) on a value's tensor
+/// and re-wraps the result, keeping its element type.
+macro_rules! any_kind {
+    ($v:expr, $t:ident => $body:expr) => {
+        match $v {
+            $crate::executor::value::Typed::Float($t) => {
+                $crate::executor::value::Typed::Float($body)
+            }
+            $crate::executor::value::Typed::Int($t, ty) => {
+                $crate::executor::value::Typed::Int($body, ty)
+            }
+            $crate::executor::value::Typed::Bool($t) => $crate::executor::value::Typed::Bool($body),
+        }
+    };
+}
+pub(super) use any_kind;
+
 pub(super) fn reshape(t: DynTensor, dims: &[usize]) -> OpResult {
     t.reshape(dims).map_err(|e| e.to_string())
 }
@@ -98,6 +115,23 @@ pub(super) fn check_elements(dims: &[usize], limit: usize) -> Res<()> {
     }
 }
 
+/// An integer tensor of shape `dims` on `device`, in that device's integer type (i64 on the
+/// host, i32 on the GPU). The caller has checked the values against a dimension size, so
+/// they fit i32.
+pub(super) fn device_ints(
+    values: Vec<i64>,
+    dims: &[usize],
+    device: &Device,
+) -> Res<DynTensor<Int>> {
+    let (data, dtype) = if crate::executor::device::is_host(device) {
+        (TensorData::new(values, dims.to_vec()), DType::I64)
+    } else {
+        let narrow: Vec<i32> = values.into_iter().map(|i| i as i32).collect();
+        (TensorData::new(narrow, dims.to_vec()), DType::I32)
+    };
+    DynTensor::<Int>::from_data(data, device, dtype).map_err(|e| e.to_string())
+}
+
 /// A new INT64 value on the host.
 pub(super) fn int_value(values: Vec<i64>, dims: &[usize]) -> Res<Value> {
     let shape = if dims.is_empty() {
@@ -114,6 +148,28 @@ pub(super) fn int_value(values: Vec<i64>, dims: &[usize]) -> Res<Value> {
     Ok(Value {
         t: Typed::Int(t, DataType::Int64),
         scalar: dims.is_empty(),
+    })
+}
+
+/// A new integer value of the ONNX type `dtype` on the host (held as i64).
+pub(super) fn int_value_of(values: Vec<i64>, dims: &[usize], dtype: DataType) -> Res<Value> {
+    let mut v = int_value(values, dims)?;
+    if let Typed::Int(_, ty) = &mut v.t {
+        *ty = dtype;
+    }
+    Ok(v)
+}
+
+/// A new boolean value on the host.
+pub(super) fn bool_value(values: Vec<bool>, dims: &[usize]) -> Res<Value> {
+    let v = int_value(values.into_iter().map(i64::from).collect(), dims)?;
+    let scalar = v.scalar;
+    Ok(match v.t {
+        Typed::Int(t, _) => Value {
+            t: Typed::Bool(map_tensor!(t, x => x.bool())),
+            scalar,
+        },
+        other => Value { t: other, scalar },
     })
 }
 

@@ -5,27 +5,17 @@
 //! index stays where it is.
 
 use burn::tensor::kind::Basic;
-use burn::tensor::{DType, Device, Int, Slice, Tensor, TensorData};
+use burn::tensor::{Int, Slice, Tensor};
 
 use super::common::{
-    Res, broadcast_shapes, broadcast_to, check_elements, float_value, host_floats, host_ints,
-    int_value, reshape_any, resolve_axis, shape_input,
+    Res, any_kind, bool_value, broadcast_shapes, broadcast_to, check_elements, device_ints,
+    float_value, host_floats, host_ints, int_value, int_value_of, reshape_any, resolve_axis,
+    shape_input,
 };
 use super::{Ctx, ValueResult};
 use crate::executor::dyn_tensor::{DynTensor, map_tensor};
 use crate::executor::value::{Typed, Value};
 use crate::format::{DataType, EMPTY_TENSORS};
-
-/// Runs a kind-generic `$body` (returning `Res<DynTensor<K>>`) on a value's tensor.
-macro_rules! any_kind {
-    ($v:expr, $t:ident => $body:expr) => {
-        match $v {
-            Typed::Float($t) => Typed::Float($body?),
-            Typed::Int($t, ty) => Typed::Int($body?, ty),
-            Typed::Bool($t) => Typed::Bool($body?),
-        }
-    };
-}
 
 /// ONNX's clamping of a `start`/`end` attribute against `rank`.
 fn clamp_index(i: i64, rank: usize) -> usize {
@@ -65,21 +55,9 @@ pub(super) fn constant_of_shape(
     if dtype.is_float() {
         float_value(vec![value; n], &dims, dtype, device)
     } else if dtype == DataType::Bool {
-        let v = int_value(vec![i64::from(value != 0.0); n], &dims)?;
-        let scalar = v.scalar;
-        match v.t {
-            Typed::Int(t, _) => Ok(Value {
-                t: Typed::Bool(map_tensor!(t, x => x.bool())),
-                scalar,
-            }),
-            other => Ok(Value { t: other, scalar }),
-        }
+        bool_value(vec![value != 0.0; n], &dims)
     } else {
-        let mut v = int_value(vec![value as i64; n], &dims)?;
-        if let Typed::Int(_, ty) = &mut v.t {
-            *ty = dtype;
-        }
-        Ok(v)
+        int_value_of(vec![value as i64; n], &dims, dtype)
     }
 }
 
@@ -99,27 +77,6 @@ fn normalise_indices(raw: &[i64], dim: usize) -> Res<Vec<i64>> {
             }
         })
         .collect()
-}
-
-/// A 1-D integer index tensor on `device`, in the device's integer type.
-fn index_tensor(indices: Vec<i64>, device: &Device) -> Tensor<1, Int> {
-    let n = indices.len();
-    let dtype =
-        if crate::executor::value::same_device(device, &crate::executor::device::cpu_device()) {
-            DType::I64
-        } else {
-            DType::I32
-        };
-    // Indices were checked against a dimension size, so they fit i32.
-    let data = if dtype == DType::I64 {
-        TensorData::new(indices, [n])
-    } else {
-        TensorData::new(
-            indices.into_iter().map(|i| i as i32).collect::<Vec<i32>>(),
-            [n],
-        )
-    };
-    Tensor::from_data(data, (device, dtype))
 }
 
 /// `Gather(data, indices)` along `axis`: `data.shape[..axis] + indices.shape +
@@ -150,8 +107,11 @@ pub(super) fn gather(data: Value, indices: Value, axis: i64, ctx: &Ctx) -> Value
             let t = map_tensor!(t, x => x.select(axis, idx.clone()));
             reshape_any(t, out)
         }
-        let ix = index_tensor(idx.clone(), &device);
-        Ok(any_kind!(t, x => pick(x, axis, ix.clone(), &out)))
+        let n = idx.len();
+        let ix = device_ints(idx.clone(), &[n], &device)?
+            .into_rank::<1>()
+            .map_err(|e| e.to_string())?;
+        Ok(any_kind!(t, x => pick(x, axis, ix.clone(), &out)?))
     };
     Ok(Value {
         t: select(data.t)?,
@@ -164,7 +124,7 @@ pub(super) fn expand(x: Value, shape: Value, ctx: &Ctx) -> ValueResult {
     let target = shape_input(&shape, ctx.max_elements)?;
     let out = broadcast_shapes(&[x.dims(), target])?;
     check_elements(&out, ctx.max_elements)?;
-    let t = any_kind!(x.t, t => broadcast_to(t, &out));
+    let t = any_kind!(x.t, t => broadcast_to(t, &out)?);
     Ok(Value {
         t,
         scalar: out.is_empty(),
@@ -190,7 +150,7 @@ pub(super) fn tile(x: Value, repeats: Value, ctx: &Ctx) -> ValueResult {
         .map(|(d, r)| d.checked_mul(*r).unwrap_or(usize::MAX))
         .collect();
     check_elements(&out, ctx.max_elements)?;
-    let t = any_kind!(x.t, t => Ok::<_, String>(map_tensor!(t, v => v.repeat(&reps))));
+    let t = any_kind!(x.t, t => map_tensor!(t, v => v.repeat(&reps)));
     Ok(Value::from(t))
 }
 
@@ -232,11 +192,7 @@ pub(super) fn range(start: Value, rest: Vec<Value>, ctx: &Ctx) -> ValueResult {
             return Err(format!("Range with no values: {EMPTY_TENSORS}"));
         }
         let values: Vec<i64> = (0..n as i64).map(|i| s + i * d).collect();
-        let mut v = int_value(values, &[n])?;
-        if let Typed::Int(_, ty) = &mut v.t {
-            *ty = dtype;
-        }
-        Ok(v)
+        int_value_of(values, &[n], dtype)
     }
 }
 
@@ -309,8 +265,7 @@ pub(super) fn slice(data: Value, rest: Vec<Value>) -> ValueResult {
     if dims.is_empty() {
         return Err("Slice of a scalar".into());
     }
-    let t =
-        any_kind!(data.t, t => Ok::<_, String>(map_tensor!(t, x => x.slice(slices.as_slice()))));
+    let t = any_kind!(data.t, t => map_tensor!(t, x => x.slice(slices.as_slice())));
     let v = Value::from(t);
     if v.dims() != out {
         return Err(format!("Slice produced {:?}, expected {out:?}", v.dims()));
@@ -458,21 +413,7 @@ pub(super) fn gather_elements(data: Value, indices: Value, axis: i64) -> ValueRe
         ));
     }
     let idx = normalise_indices(&host_ints(&indices)?, dims[axis])?;
-    let device = data.device();
-    let on_host =
-        crate::executor::value::same_device(&device, &crate::executor::device::cpu_device());
-    let (values, dtype) = if on_host {
-        (TensorData::new(idx, index_dims.clone()), DType::I64)
-    } else {
-        (
-            TensorData::new(
-                idx.into_iter().map(|i| i as i32).collect::<Vec<i32>>(),
-                index_dims.clone(),
-            ),
-            DType::I32,
-        )
-    };
-    let ix = DynTensor::<Int>::from_data(values, &device, dtype).map_err(|e| e.to_string())?;
+    let ix = device_ints(idx, &index_dims, &data.device())?;
     macro_rules! take {
         ($d:expr) => {
             match ($d, ix) {

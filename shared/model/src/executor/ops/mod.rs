@@ -8,12 +8,16 @@
 //! * [`linalg`] — MatMul, Gemm, Linear;
 //! * [`conv_pool`] — convolution and pooling, with their padding rules;
 //! * [`normalization`] — batch and layer normalisation;
-//! * [`shape`] — reshaping, transposing, concatenating, padding (any element type);
+//! * [`shape`] — reshaping, transposing, concatenating, splitting (any element type);
+//! * [`pad`] — padding and cropping, with pads known at import or read at run time;
 //! * [`indexing`] — Shape, Size, ConstantOfShape, Gather, GatherElements, Expand, Tile, Range,
 //!   Slice, ArgMax, ArgMin, CumSum, Trilu: the shape-and-indexing family's ops that read
 //!   shapes, indices, axes or bounds at run time;
+//! * [`scatter`] — GatherND, ScatterND, ScatterElements;
+//! * [`select`] — TopK, OneHot;
 //! * [`reduce`] — reductions over axes;
-//! * [`common`] — the shape arithmetic they share.
+//! * [`common`] — the shape arithmetic they share; [`host`] — elements read into host
+//!   memory, for the index-heavy ops that run on the CPU whatever the model's device.
 //!
 //! Burn asserts (panics) on shape mismatches, so every op checks the shapes it relies on
 //! first and returns an error naming the problem; the executor additionally turns any panic
@@ -24,10 +28,14 @@ mod cast;
 mod common;
 mod conv_pool;
 mod elementwise;
+mod host;
 mod indexing;
 mod linalg;
 mod normalization;
+mod pad;
 mod reduce;
+mod scatter;
+mod select;
 mod shape;
 
 use burn::tensor::Device;
@@ -50,13 +58,40 @@ pub struct Ctx<'a> {
     pub max_elements: usize,
 }
 
-/// Runs `op` on its (already gathered) inputs.
-pub fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
-    let device = ctx.device;
-    let inputs = align(inputs, device).map_err(|e| e.to_string())?;
+/// Runs a node's `op` on its (already gathered) inputs: every output, in order.
+pub fn run_node(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> std::result::Result<Vec<Value>, String> {
+    match op {
+        Op::Split { axis, outputs } => {
+            let (first, rest) = first_and_rest(inputs, ctx)?;
+            shape::split(first, rest, *axis, *outputs)
+        }
+        Op::TopK {
+            axis,
+            largest,
+            sorted,
+        } => {
+            let (first, rest) = first_and_rest(inputs, ctx)?;
+            select::top_k(first, rest, *axis, *largest, *sorted)
+        }
+        _ => run(op, inputs, ctx).map(|v| vec![v]),
+    }
+}
+
+/// The inputs on one device, split into the first and the others.
+fn first_and_rest(
+    inputs: Vec<Value>,
+    ctx: &Ctx,
+) -> std::result::Result<(Value, Vec<Value>), String> {
+    let inputs = align(inputs, ctx.device).map_err(|e| e.to_string())?;
     let mut inputs = inputs.into_iter();
     let first = inputs.next().ok_or("no inputs")?;
-    let rest: Vec<Value> = inputs.collect();
+    Ok((first, inputs.collect()))
+}
+
+/// Runs a one-output `op` on its (already gathered) inputs.
+fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
+    let device = ctx.device;
+    let (first, rest) = first_and_rest(inputs, ctx)?;
     match op {
         Op::Identity | Op::Dropout => Ok(first),
         Op::Unary { .. }
@@ -136,7 +171,20 @@ pub fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
         Op::Concat { axis } => shape::concat(first, rest, *axis),
         Op::Squeeze { axes } => shape::squeeze(first, axes),
         Op::Unsqueeze { axes } => shape::unsqueeze(first, axes),
-        Op::Pad { pads, mode, value } => float1(shape::pad(first.float()?, pads, *mode, *value)),
+        Op::Pad { pads, mode, value } => pad::pad_static(first, pads, *mode, *value),
+        Op::PadDynamic { mode, value, axes } => {
+            pad::pad_dynamic(first, rest, *mode, *value, *axes, ctx.max_elements)
+        }
+        Op::ClipBounds { min, max } => broadcast::clip_bounds(first, rest, *min, *max),
+        Op::OneHot { axis } => select::one_hot(first, rest, *axis, ctx.max_elements),
+        Op::GatherND { batch_dims } => {
+            scatter::gather_nd(first, one(rest)?, *batch_dims, ctx.max_elements)
+        }
+        Op::ScatterND { reduction } => scatter::scatter_nd(first, rest, *reduction),
+        Op::ScatterElements { axis, reduction } => {
+            scatter::scatter_elements(first, rest, *axis, *reduction)
+        }
+        Op::Split { .. } | Op::TopK { .. } => Err(format!("{} has several outputs", op.name())),
         Op::MatMul => float1(linalg::matmul(first.float()?, one(rest)?.float()?)),
         Op::Linear => float1(linalg::linear(first.float()?, floats(rest)?)),
         Op::Gemm {

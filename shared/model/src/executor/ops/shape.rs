@@ -1,27 +1,15 @@
 //! Shape ops: they move or copy elements without computing on them (Flatten, Reshape,
-//! Transpose, Concat, Squeeze, Unsqueeze, Pad), on values of any element type; Reshape,
-//! Squeeze and Unsqueeze also take their shape or axes as a run-time input.
+//! Transpose, Concat, Split, Squeeze, Unsqueeze; Pad has its own file), on values of any
+//! element type; Reshape, Squeeze, Unsqueeze and Split also take their shape, axes or sizes
+//! as a run-time input.
 
-use burn::tensor::Tensor;
 use burn::tensor::kind::Basic;
-use burn::tensor::ops::PadMode as BurnPadMode;
+use burn::tensor::{Slice, Tensor};
 
-use super::common::{Res, host_ints, reshape_value, resolve_axes, resolve_axis};
-use super::{OpResult, ValueResult};
+use super::ValueResult;
+use super::common::{Res, any_kind, host_ints, reshape_value, resolve_axes, resolve_axis};
 use crate::executor::dyn_tensor::{DynTensor, map_tensor};
 use crate::executor::value::{Typed, Value};
-use crate::format::PadMode;
-
-/// Runs a kind-generic `$body` on a value's tensor, keeping its type.
-macro_rules! any_kind {
-    ($v:expr, $t:ident => $body:expr) => {
-        match $v {
-            Typed::Float($t) => Typed::Float($body),
-            Typed::Int($t, ty) => Typed::Int($body, ty),
-            Typed::Bool($t) => Typed::Bool($body),
-        }
-    };
-}
 
 /// Flatten: `[d0 .. d(axis-1)]` and `[d(axis) ..]` each become one dimension.
 pub(super) fn flatten(first: Value, axis: i64) -> ValueResult {
@@ -230,30 +218,61 @@ fn cat<K: Basic + 'static>(
     })
 }
 
-pub(super) fn pad(x: DynTensor, pads: &[usize], mode: PadMode, value: f32) -> OpResult {
+/// `Split(x, sizes?)` along `axis` into `outputs` parts: the sizes given, or equal parts of
+/// `ceil(dim / outputs)` with the last one smaller (ONNX's rule since opset 18; earlier
+/// opsets need an even split, which the same rule gives).
+pub(super) fn split(x: Value, rest: Vec<Value>, axis: i64, outputs: usize) -> Res<Vec<Value>> {
     let dims = x.dims();
-    let rank = dims.len();
-    if pads.len() != 2 * rank {
-        return Err(format!("{} pads for a rank-{rank} input", pads.len()));
-    }
-    let pairs: Vec<(usize, usize)> = (0..rank).map(|i| (pads[i], pads[i + rank])).collect();
-    let mode = match mode {
-        PadMode::Constant => BurnPadMode::Constant(value),
-        PadMode::Edge => BurnPadMode::Edge,
-        PadMode::Reflect => {
-            if let Some(i) = (0..rank).find(|&i| pairs[i].0.max(pairs[i].1) >= dims[i]) {
-                return Err(format!(
-                    "reflect padding {:?} is not smaller than dimension {i} of {dims:?}",
-                    pairs[i]
-                ));
+    let axis = resolve_axis(axis, dims.len())?;
+    let d = dims[axis];
+    let sizes: Vec<usize> = match rest.first() {
+        Some(sizes) => {
+            let sizes = host_ints(sizes)?;
+            if sizes.len() != outputs {
+                return Err(format!("{} split sizes for {outputs} outputs", sizes.len()));
             }
-            BurnPadMode::Reflect
+            sizes
+                .iter()
+                .map(|&s| usize::try_from(s).map_err(|_| format!("negative split size {s}")))
+                .collect::<Res<_>>()?
+        }
+        None => {
+            let chunk = d.div_ceil(outputs.max(1));
+            (0..outputs)
+                .map(|i| chunk.min(d.saturating_sub(i * chunk)))
+                .collect()
         }
     };
-    if mode == BurnPadMode::Edge && (0..rank).any(|i| dims[i] == 0 && pairs[i] != (0, 0)) {
-        return Err("edge padding of an empty dimension".into());
+    if sizes.iter().sum::<usize>() != d {
+        return Err(format!(
+            "split sizes {sizes:?} do not add up to dimension {axis} of {dims:?}"
+        ));
     }
-    Ok(map_tensor!(x, t => t.pad(pairs.clone(), mode)))
+    if sizes.contains(&0) {
+        return Err(format!(
+            "a split part of size 0: {}",
+            crate::format::EMPTY_TENSORS
+        ));
+    }
+    let mut parts = Vec::with_capacity(outputs);
+    let mut start = 0;
+    for size in sizes {
+        let slices: Vec<Slice> = dims
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                if i == axis {
+                    Slice::new(start as isize, Some((start + size) as isize), 1)
+                } else {
+                    Slice::new(0, Some(n as isize), 1)
+                }
+            })
+            .collect();
+        let t = any_kind!(x.t.clone(), t => map_tensor!(t, v => v.slice(slices.as_slice())));
+        parts.push(Value::from(t));
+        start += size;
+    }
+    Ok(parts)
 }
 
 #[cfg(test)]

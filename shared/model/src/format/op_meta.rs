@@ -1,0 +1,197 @@
+//! What every op declares about itself: its name as written in `model.json` and errors, the
+//! element types it runs on, and how many inputs and outputs it takes. The importer refuses a
+//! node against these; `validate` checks a loaded graph against them.
+
+use super::op::Op;
+use super::op_params::{BinaryFn, ReduceFn, ScatterReduction, UnaryFn};
+
+impl Op {
+    /// The op's name as written in `model.json` (and in error messages).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Linear => "Linear",
+            Op::Gemm { .. } => "Gemm",
+            Op::MatMul => "MatMul",
+            Op::Add => "Add",
+            Op::Sub => "Sub",
+            Op::Mul => "Mul",
+            Op::Div => "Div",
+            Op::Relu => "Relu",
+            Op::LeakyRelu { .. } => "LeakyRelu",
+            Op::Sigmoid => "Sigmoid",
+            Op::Tanh => "Tanh",
+            Op::Erf => "Erf",
+            Op::Gelu { .. } => "Gelu",
+            Op::Softmax { .. } => "Softmax",
+            Op::LogSoftmax { .. } => "LogSoftmax",
+            Op::Conv { .. } => "Conv",
+            Op::MaxPool { .. } => "MaxPool",
+            Op::AveragePool { .. } => "AveragePool",
+            Op::GlobalAveragePool => "GlobalAveragePool",
+            Op::BatchNormalization { .. } => "BatchNormalization",
+            Op::LayerNormalization { .. } => "LayerNormalization",
+            Op::Flatten { .. } => "Flatten",
+            Op::Reshape { .. } => "Reshape",
+            Op::Transpose { .. } => "Transpose",
+            Op::Concat { .. } => "Concat",
+            Op::Squeeze { .. } => "Squeeze",
+            Op::Unsqueeze { .. } => "Unsqueeze",
+            Op::Clip { .. } => "Clip",
+            Op::Pad { .. } => "Pad",
+            Op::ReduceMean { .. } => "ReduceMean",
+            Op::Dropout => "Dropout",
+            Op::Identity => "Identity",
+            Op::Unary { func } => func.name(),
+            Op::HardSigmoid { .. } => "HardSigmoid",
+            Op::Elu { .. } => "Elu",
+            Op::Selu { .. } => "Selu",
+            Op::Celu { .. } => "Celu",
+            Op::ThresholdedRelu { .. } => "ThresholdedRelu",
+            Op::IsInf { .. } => "IsInf",
+            Op::Binary { func } => func.name(),
+            Op::Variadic { func } => func.name(),
+            Op::Where => "Where",
+            Op::Cast { .. } => "Cast",
+            Op::Reduce { func, .. } => func.name(),
+            Op::Shape { .. } => "Shape",
+            Op::Size => "Size",
+            Op::ConstantOfShape { .. } => "ConstantOfShape",
+            Op::Gather { .. } => "Gather",
+            Op::Expand => "Expand",
+            Op::Tile => "Tile",
+            Op::Range => "Range",
+            Op::Slice => "Slice",
+            Op::ReshapeDynamic { .. } => "Reshape",
+            Op::UnsqueezeDynamic => "Unsqueeze",
+            Op::SqueezeDynamic => "Squeeze",
+            Op::ArgMax { .. } => "ArgMax",
+            Op::ArgMin { .. } => "ArgMin",
+            Op::CumSum { .. } => "CumSum",
+            Op::Trilu { .. } => "Trilu",
+            Op::GatherElements { .. } => "GatherElements",
+            Op::ClipBounds { .. } => "Clip",
+            Op::PadDynamic { .. } => "Pad",
+            Op::Split { .. } => "Split",
+            Op::TopK { .. } => "TopK",
+            Op::OneHot { .. } => "OneHot",
+            Op::GatherND { .. } => "GatherND",
+            Op::ScatterND { .. } => "ScatterND",
+            Op::ScatterElements { .. } => "ScatterElements",
+        }
+    }
+
+    /// Whether the executor runs this op on a first input of element type `dtype` (the
+    /// importer refuses a node otherwise, naming both).
+    pub fn accepts(&self, dtype: super::DataType) -> bool {
+        use super::DataType as T;
+        let float = dtype.is_float();
+        let int = dtype.is_int();
+        let boolean = dtype == T::Bool;
+        match self {
+            Op::Identity
+            | Op::Dropout
+            | Op::Cast { .. }
+            | Op::Shape { .. }
+            | Op::Size
+            | Op::Gather { .. }
+            | Op::Expand
+            | Op::Tile
+            | Op::Slice
+            | Op::Reshape { .. }
+            | Op::ReshapeDynamic { .. }
+            | Op::Transpose { .. }
+            | Op::Concat { .. }
+            | Op::Squeeze { .. }
+            | Op::SqueezeDynamic
+            | Op::Unsqueeze { .. }
+            | Op::UnsqueezeDynamic
+            | Op::Flatten { .. }
+            | Op::Where
+            | Op::PadDynamic { .. }
+            | Op::Split { .. }
+            | Op::GatherND { .. } => true,
+            Op::ScatterND { reduction } | Op::ScatterElements { reduction, .. } => {
+                *reduction == ScatterReduction::None || float || int
+            }
+            Op::OneHot { .. } => float || int,
+            Op::TopK { .. } => float || int,
+            Op::ConstantOfShape { .. } => int,
+            Op::GatherElements { .. } | Op::Trilu { .. } => true,
+            Op::ArgMax { .. } | Op::ArgMin { .. } | Op::CumSum { .. } => float || int,
+            Op::Range => float || int,
+            Op::Unary { func } => match func {
+                UnaryFn::Not => boolean,
+                UnaryFn::Abs | UnaryFn::Neg | UnaryFn::Sign => float || int,
+                _ => float,
+            },
+            Op::Binary { func } => match func {
+                BinaryFn::And | BinaryFn::Or | BinaryFn::Xor => boolean,
+                BinaryFn::Equal => true,
+                _ => float || int,
+            },
+            Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Variadic { .. }
+            | Op::Relu
+            | Op::Clip { .. }
+            | Op::ClipBounds { .. } => float || int,
+            Op::Reduce {
+                func:
+                    ReduceFn::ReduceSum
+                    | ReduceFn::ReduceMax
+                    | ReduceFn::ReduceMin
+                    | ReduceFn::ReduceProd
+                    | ReduceFn::ReduceL1
+                    | ReduceFn::ReduceSumSquare,
+                ..
+            } => float || int,
+            _ => float,
+        }
+    }
+
+    /// How many inputs the op takes: (minimum, maximum).
+    pub(super) fn arity(&self) -> (usize, usize) {
+        match self {
+            Op::Linear => (2, 3),
+            Op::Gemm { .. } => (2, 3),
+            Op::MatMul | Op::Add | Op::Sub | Op::Mul | Op::Div => (2, 2),
+            Op::Conv { .. } => (2, 3),
+            Op::BatchNormalization { .. } => (5, 5),
+            Op::LayerNormalization { .. } => (2, 3),
+            Op::Concat { .. } => (1, usize::MAX),
+            Op::Binary { .. } => (2, 2),
+            Op::Variadic { .. } => (1, usize::MAX),
+            Op::Where | Op::Range => (3, 3),
+            Op::Reduce { axes: None, .. } => (1, 2),
+            Op::Gather { .. } | Op::Expand | Op::Tile => (2, 2),
+            Op::ReshapeDynamic { .. } | Op::UnsqueezeDynamic | Op::SqueezeDynamic => (2, 2),
+            Op::Slice => (3, 5),
+            Op::CumSum { .. } | Op::GatherElements { .. } => (2, 2),
+            Op::Trilu { .. } => (1, 2),
+            Op::ClipBounds { min, max } => {
+                let n = 1 + usize::from(*min) + usize::from(*max);
+                (n, n)
+            }
+            Op::PadDynamic { value, axes, .. } => {
+                let n = 2 + usize::from(*value) + usize::from(*axes);
+                (n, n)
+            }
+            Op::Split { .. } => (1, 2),
+            Op::TopK { .. } | Op::GatherND { .. } => (2, 2),
+            Op::OneHot { .. } | Op::ScatterND { .. } | Op::ScatterElements { .. } => (3, 3),
+            _ => (1, 1),
+        }
+    }
+
+    /// How many outputs the op produces: one, except Split (its `outputs`) and TopK (the
+    /// values and their indices).
+    pub fn output_count(&self) -> usize {
+        match self {
+            Op::Split { outputs, .. } => *outputs,
+            Op::TopK { .. } => 2,
+            _ => 1,
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The small enums ops carry as attributes: padding modes and the function families
+//! (element-wise, broadcasting, variadic, reductions, scatter reductions), with their ONNX
+//! names. Kept apart from [`super::op::Op`] so the op list reads as one table.
+
+use serde::{Deserialize, Serialize};
+
+/// Auto-padding modes of convolutions and pools (ONNX `auto_pad`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AutoPad {
+    /// Use the explicit `pads`.
+    #[default]
+    Explicit,
+    /// No padding.
+    Valid,
+    /// Output size = ceil(input / stride); odd padding goes at the end.
+    SameUpper,
+    /// As `SameUpper`, odd padding at the beginning.
+    SameLower,
+}
+
+/// How `Pad` fills the new border.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PadMode {
+    Constant,
+    Reflect,
+    Edge,
+}
+
+/// One-input element-wise functions without parameters, by their ONNX names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnaryFn {
+    Sqrt,
+    Exp,
+    Log,
+    Abs,
+    Neg,
+    Reciprocal,
+    Floor,
+    Ceil,
+    Round,
+    Sign,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Softplus,
+    Softsign,
+    Mish,
+    HardSwish,
+    IsNaN,
+    Not,
+}
+
+/// Two-input broadcasting functions, by their ONNX names (`Mod` with `fmod = 0` is
+/// `Mod`, with `fmod = 1` is `Fmod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinaryFn {
+    Pow,
+    Mod,
+    Fmod,
+    Equal,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+    And,
+    Or,
+    Xor,
+    PRelu,
+}
+
+/// Broadcasting functions of one or more inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VariadicFn {
+    Min,
+    Max,
+    Sum,
+    Mean,
+}
+
+/// Reductions over axes, by their ONNX names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReduceFn {
+    ReduceSum,
+    ReduceMax,
+    ReduceMin,
+    ReduceProd,
+    ReduceL1,
+    ReduceL2,
+    ReduceLogSum,
+    ReduceLogSumExp,
+    ReduceSumSquare,
+    ReduceMean,
+}
+
+/// How ScatterND and ScatterElements combine an update with the value it lands on (ONNX
+/// `reduction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ScatterReduction {
+    /// The update replaces the value.
+    #[default]
+    None,
+    Add,
+    Mul,
+    Max,
+    Min,
+}
+
+/// The ONNX op type of each function (serde writes the same names).
+macro_rules! fn_names {
+    ($($ty:ident { $($v:ident),* $(,)? })*) => {$(
+        impl $ty {
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($ty::$v => stringify!($v),)*
+                }
+            }
+        }
+    )*};
+}
+
+fn_names! {
+    UnaryFn {
+        Sqrt, Exp, Log, Abs, Neg, Reciprocal, Floor, Ceil, Round, Sign, Sin, Cos, Tan, Asin,
+        Acos, Atan, Sinh, Cosh, Softplus, Softsign, Mish, HardSwish, IsNaN, Not,
+    }
+    BinaryFn {
+        Pow, Mod, Fmod, Equal, Less, LessOrEqual, Greater, GreaterOrEqual, And, Or, Xor, PRelu,
+    }
+    VariadicFn { Min, Max, Sum, Mean }
+    ReduceFn {
+        ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum,
+        ReduceLogSumExp, ReduceSumSquare, ReduceMean,
+    }
+}
