@@ -87,12 +87,20 @@ pub const CLAIMS: &[Claim] = &[
         ],
     ),
     claim("GlobalAveragePool", &[]),
+    claim("GlobalMaxPool", &[]),
     claim(
         "BatchNormalization",
         &["epsilon", "momentum", "training_mode", "spatial"],
     )
     .note("inference only (training_mode refused)"),
     claim("LayerNormalization", &["axis", "epsilon", "stash_type"]),
+    claim("InstanceNormalization", &["epsilon"]),
+    claim("GroupNormalization", &["epsilon", "num_groups", "stash_type"])
+        .note("computed in f32; scale and bias per channel (opset 21) or per group (opset 18)"),
+    claim("LpNormalization", &["axis", "p"]).note("p = 1 or 2"),
+    claim("LRN", &["alpha", "beta", "bias", "size"]),
+    claim("DepthToSpace", &["blocksize", "mode"]).note("DCR and CRD; 4-D"),
+    claim("SpaceToDepth", &["blocksize"]).note("4-D"),
     claim("Flatten", &["axis"]),
     claim("Reshape", &["allowzero"]),
     claim("Transpose", &["perm"]),

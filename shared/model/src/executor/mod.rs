@@ -134,3 +134,5 @@ mod index_tests;
 mod test_graphs;
 #[cfg(test)]
 mod typed_tests;
+#[cfg(test)]
+mod vision_tests;

@@ -263,4 +263,38 @@ pub enum Op {
         axis: i64,
         reduction: ScatterReduction,
     },
+    /// Max over every spatial dimension: `[N, C, ..]` → `[N, C, 1, ..]`.
+    GlobalMaxPool,
+    /// `[N, C, H, W]` → `[N, C / b², H·b, W·b]`, in DCR order (depth, column, row) or CRD.
+    DepthToSpace {
+        block: usize,
+        crd: bool,
+    },
+    /// `[N, C, H, W]` → `[N, C·b², H / b, W / b]`, the inverse of DCR DepthToSpace.
+    SpaceToDepth {
+        block: usize,
+    },
+    /// `x / ‖x‖ₚ` along `axis`; `p` is 1 or 2.
+    LpNormalization {
+        axis: i64,
+        p: u8,
+    },
+    /// `InstanceNormalization(x, scale, bias)`: each (n, c) over its spatial elements.
+    InstanceNormalization {
+        epsilon: f32,
+    },
+    /// `GroupNormalization(x, scale, bias)`: channels in `groups` groups, each (n, group)
+    /// normalised; scale and bias per channel (opset 21) or per group (opset 18).
+    GroupNormalization {
+        groups: usize,
+        epsilon: f32,
+    },
+    /// Local response normalisation across `size` neighbouring channels:
+    /// `x / (bias + alpha / size · Σ x²)^beta`.
+    Lrn {
+        alpha: f32,
+        beta: f32,
+        bias: f32,
+        size: usize,
+    },
 }

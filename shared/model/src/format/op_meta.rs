@@ -77,6 +77,13 @@ impl Op {
             Op::GatherND { .. } => "GatherND",
             Op::ScatterND { .. } => "ScatterND",
             Op::ScatterElements { .. } => "ScatterElements",
+            Op::GlobalMaxPool => "GlobalMaxPool",
+            Op::DepthToSpace { .. } => "DepthToSpace",
+            Op::SpaceToDepth { .. } => "SpaceToDepth",
+            Op::LpNormalization { .. } => "LpNormalization",
+            Op::InstanceNormalization { .. } => "InstanceNormalization",
+            Op::GroupNormalization { .. } => "GroupNormalization",
+            Op::Lrn { .. } => "LRN",
         }
     }
 
@@ -109,7 +116,9 @@ impl Op {
             | Op::Where
             | Op::PadDynamic { .. }
             | Op::Split { .. }
-            | Op::GatherND { .. } => true,
+            | Op::GatherND { .. }
+            | Op::DepthToSpace { .. }
+            | Op::SpaceToDepth { .. } => true,
             Op::ScatterND { reduction } | Op::ScatterElements { reduction, .. } => {
                 *reduction == ScatterReduction::None || float || int
             }
@@ -181,6 +190,7 @@ impl Op {
             Op::Split { .. } => (1, 2),
             Op::TopK { .. } | Op::GatherND { .. } => (2, 2),
             Op::OneHot { .. } | Op::ScatterND { .. } | Op::ScatterElements { .. } => (3, 3),
+            Op::InstanceNormalization { .. } | Op::GroupNormalization { .. } => (3, 3),
             _ => (1, 1),
         }
     }

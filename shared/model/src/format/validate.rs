@@ -96,6 +96,18 @@ impl Op {
                 Ok(())
             }
             Op::Split { outputs: 0, .. } => Err("Split needs at least one output".into()),
+            Op::DepthToSpace { block, .. } | Op::SpaceToDepth { block }
+                if *block == 0 || *block > 1 << 12 =>
+            {
+                Err(format!("blocksize {block} is not in 1..=4096"))
+            }
+            Op::LpNormalization { p, .. } if !matches!(p, 1 | 2) => {
+                Err(format!("p = {p}; LpNormalization takes 1 or 2"))
+            }
+            Op::GroupNormalization { groups: 0, .. } => Err("num_groups must be positive".into()),
+            Op::Lrn { size, .. } if *size == 0 || *size > 1 << 12 => {
+                Err(format!("size {size} is not in 1..=4096"))
+            }
             Op::Unsqueeze { axes } if axes.is_empty() || axes.len() > MAX_RANK => {
                 Err("Unsqueeze needs between 1 and 6 axes".into())
             }

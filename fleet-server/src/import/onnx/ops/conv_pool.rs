@@ -118,6 +118,10 @@ pub(super) fn global_average_pool() -> Lowering {
     Lowered::reads(Op::GlobalAveragePool, 1)
 }
 
+pub(super) fn global_max_pool() -> Lowering {
+    Lowered::reads(Op::GlobalMaxPool, 1)
+}
+
 fn padding_1d(p: &PaddingConfig1d) -> Vec<usize> {
     match p {
         PaddingConfig1d::Valid => vec![0, 0],

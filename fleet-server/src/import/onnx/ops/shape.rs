@@ -1,12 +1,15 @@
-//! Shape and indexing: Flatten, Reshape, Transpose, Concat, Split, Squeeze, Unsqueeze and Pad.
+//! Shape and indexing: Flatten, Reshape, Transpose, Concat, Split, Squeeze, Unsqueeze, Pad,
+//! DepthToSpace and SpaceToDepth.
 //! Reshape's shape, Squeeze's and Unsqueeze's axes, Split's sizes and Pad's pads, value and
 //! axes may be computed at run time (inputs); permutations must be known at import.
 
 use edge_model::format::{Op, PadMode};
 use onnx_ir::node::concat::ConcatNode;
+use onnx_ir::node::depth_to_space::{DepthToSpaceMode, DepthToSpaceNode};
 use onnx_ir::node::flatten::FlattenNode;
 use onnx_ir::node::pad::{AxesInput, ConstantValueInput, PadInput, PadMode as IrPadMode, PadNode};
 use onnx_ir::node::reshape::{ReshapeInput, ReshapeNode};
+use onnx_ir::node::space_to_depth::SpaceToDepthNode;
 use onnx_ir::node::split::{SplitNode, SplitSizesInput};
 use onnx_ir::node::squeeze::{SqueezeInput, SqueezeNode};
 use onnx_ir::node::transpose::TransposeNode;
@@ -163,5 +166,24 @@ pub(super) fn split(n: &SplitNode) -> Lowering {
         },
         1,
         params,
+    )
+}
+
+pub(super) fn depth_to_space(n: &DepthToSpaceNode) -> Lowering {
+    Lowered::reads(
+        Op::DepthToSpace {
+            block: n.config.block_size,
+            crd: matches!(n.config.mode, DepthToSpaceMode::Crd),
+        },
+        1,
+    )
+}
+
+pub(super) fn space_to_depth(n: &SpaceToDepthNode) -> Lowering {
+    Lowered::reads(
+        Op::SpaceToDepth {
+            block: n.config.block_size,
+        },
+        1,
     )
 }

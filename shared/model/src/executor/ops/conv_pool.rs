@@ -206,13 +206,18 @@ pub(super) fn avg_pool(
 }
 
 /// The mean over every spatial dimension, keeping them as size 1.
-pub(super) fn global_average_pool(first: DynTensor) -> OpResult {
+/// GlobalAveragePool (`max` false) or GlobalMaxPool: over every spatial dimension.
+pub(super) fn global_pool(first: DynTensor, max: bool) -> OpResult {
     let rank = first.rank();
     if rank < 3 {
         return Err(format!("needs [N, C, spatial..], got {:?}", first.dims()));
     }
     let dims: Vec<usize> = (2..rank).collect();
-    Ok(map_tensor!(first, t => t.mean_dims(&dims)))
+    Ok(if max {
+        map_tensor!(first, t => t.max_dims(&dims))
+    } else {
+        map_tensor!(first, t => t.mean_dims(&dims))
+    })
 }
 
 #[cfg(test)]

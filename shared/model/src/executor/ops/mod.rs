@@ -6,9 +6,10 @@
 //! * [`broadcast`] — broadcasting arithmetic, comparisons, logic, Min/Max/Sum/Mean, Where;
 //! * [`cast`] — element type conversions;
 //! * [`linalg`] — MatMul, Gemm, Linear;
-//! * [`conv_pool`] — convolution and pooling, with their padding rules;
-//! * [`normalization`] — batch and layer normalisation;
-//! * [`shape`] — reshaping, transposing, concatenating, splitting (any element type);
+//! * [`conv_pool`] — convolution and pooling (also global max), with their padding rules;
+//! * [`normalization`] — batch, layer, instance, group, Lp and local response normalisation;
+//! * [`shape`] — reshaping, transposing, concatenating, splitting, depth/space moves (any
+//!   element type);
 //! * [`pad`] — padding and cropping, with pads known at import or read at run time;
 //! * [`indexing`] — Shape, Size, ConstantOfShape, Gather, GatherElements, Expand, Tile, Range,
 //!   Slice, ArgMax, ArgMin, CumSum, Trilu: the shape-and-indexing family's ops that read
@@ -185,6 +186,35 @@ fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
             scatter::scatter_elements(first, rest, *axis, *reduction)
         }
         Op::Split { .. } | Op::TopK { .. } => Err(format!("{} has several outputs", op.name())),
+        Op::GlobalMaxPool => float1(conv_pool::global_pool(first.float()?, true)),
+        Op::DepthToSpace { block, crd } => shape::depth_to_space(first, *block, *crd),
+        Op::SpaceToDepth { block } => shape::space_to_depth(first, *block),
+        Op::LpNormalization { axis, p } => {
+            float1(normalization::lp_norm(first.float()?, *axis, *p))
+        }
+        Op::InstanceNormalization { epsilon } => float1(normalization::instance_norm(
+            first.float()?,
+            floats(rest)?,
+            *epsilon,
+        )),
+        Op::GroupNormalization { groups, epsilon } => float1(normalization::group_norm(
+            first.float()?,
+            floats(rest)?,
+            *groups,
+            *epsilon,
+        )),
+        Op::Lrn {
+            alpha,
+            beta,
+            bias,
+            size,
+        } => float1(normalization::lrn(
+            first.float()?,
+            *alpha,
+            *beta,
+            *bias,
+            *size,
+        )),
         Op::MatMul => float1(linalg::matmul(first.float()?, one(rest)?.float()?)),
         Op::Linear => float1(linalg::linear(first.float()?, floats(rest)?)),
         Op::Gemm {
@@ -249,7 +279,7 @@ fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
             *ceil_mode,
             *count_include_pad,
         )),
-        Op::GlobalAveragePool => float1(conv_pool::global_average_pool(first.float()?)),
+        Op::GlobalAveragePool => float1(conv_pool::global_pool(first.float()?, false)),
         Op::BatchNormalization { epsilon } => float1(normalization::batch_norm(
             first.float()?,
             floats(rest)?,

@@ -275,6 +275,45 @@ pub(super) fn split(x: Value, rest: Vec<Value>, axis: i64, outputs: usize) -> Re
     Ok(parts)
 }
 
+/// DepthToSpace: `[N, C, H, W]` → `[N, C / b², H·b, W·b]`; DCR takes the block from the
+/// leading channels, CRD from the trailing ones.
+pub(super) fn depth_to_space(x: Value, block: usize, crd: bool) -> ValueResult {
+    let dims = x.dims();
+    let [n, c, h, w] = dims[..] else {
+        return Err(format!("needs [N, C, H, W], got {dims:?}"));
+    };
+    let b = block;
+    if c % (b * b) != 0 {
+        return Err(format!(
+            "{c} channels are not a multiple of blocksize² = {}",
+            b * b
+        ));
+    }
+    let d = c / (b * b);
+    let (view, perm): (Vec<usize>, [usize; 6]) = if crd {
+        (vec![n, d, b, b, h, w], [0, 1, 4, 2, 5, 3])
+    } else {
+        (vec![n, b, b, d, h, w], [0, 3, 4, 1, 5, 2])
+    };
+    let t = transpose(reshape_value(x, &view)?, &perm)?;
+    reshape_value(t, &[n, d, h * b, w * b])
+}
+
+/// SpaceToDepth: `[N, C, H, W]` → `[N, C·b², H / b, W / b]`.
+pub(super) fn space_to_depth(x: Value, block: usize) -> ValueResult {
+    let dims = x.dims();
+    let [n, c, h, w] = dims[..] else {
+        return Err(format!("needs [N, C, H, W], got {dims:?}"));
+    };
+    let b = block;
+    if h % b != 0 || w % b != 0 {
+        return Err(format!("blocksize {b} does not divide {h}x{w}"));
+    }
+    let t = reshape_value(x, &[n, c, h / b, b, w / b, b])?;
+    let t = transpose(t, &[0, 3, 5, 1, 2, 4])?;
+    reshape_value(t, &[n, c * b * b, h / b, w / b])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
