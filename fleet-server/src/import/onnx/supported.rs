@@ -86,6 +86,20 @@ pub const CLAIMS: &[Claim] = &[
             "count_include_pad",
         ],
     ),
+    claim(
+        "ConvTranspose",
+        &[
+            "kernel_shape",
+            "strides",
+            "dilations",
+            "group",
+            "pads",
+            "output_padding",
+            "output_shape",
+            "auto_pad",
+        ],
+    )
+    .note("1-D and 2-D; symmetric explicit pads (onnx-ir's parser), or derived from output_shape or auto_pad"),
     claim("GlobalAveragePool", &[]),
     claim("GlobalMaxPool", &[]),
     claim(

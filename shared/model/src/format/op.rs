@@ -297,4 +297,17 @@ pub enum Op {
         bias: f32,
         size: usize,
     },
+    /// `ConvTranspose(x, W, b?)` with `W` as `[C_in, C_out / groups, k..]`. The crop of the
+    /// full output is `pads` (explicit), or derived from `output_shape` or a `Same*`
+    /// `auto_pad` at run time; `output_padding` extends the end.
+    ConvTranspose {
+        kernel: Vec<usize>,
+        strides: Vec<usize>,
+        dilations: Vec<usize>,
+        groups: usize,
+        pads: Vec<usize>,
+        output_padding: Vec<usize>,
+        auto_pad: AutoPad,
+        output_shape: Option<Vec<usize>>,
+    },
 }

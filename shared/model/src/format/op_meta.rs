@@ -84,6 +84,7 @@ impl Op {
             Op::InstanceNormalization { .. } => "InstanceNormalization",
             Op::GroupNormalization { .. } => "GroupNormalization",
             Op::Lrn { .. } => "LRN",
+            Op::ConvTranspose { .. } => "ConvTranspose",
         }
     }
 
@@ -166,7 +167,7 @@ impl Op {
             Op::Linear => (2, 3),
             Op::Gemm { .. } => (2, 3),
             Op::MatMul | Op::Add | Op::Sub | Op::Mul | Op::Div => (2, 2),
-            Op::Conv { .. } => (2, 3),
+            Op::Conv { .. } | Op::ConvTranspose { .. } => (2, 3),
             Op::BatchNormalization { .. } => (5, 5),
             Op::LayerNormalization { .. } => (2, 3),
             Op::Concat { .. } => (1, usize::MAX),

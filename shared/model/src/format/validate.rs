@@ -56,6 +56,34 @@ impl Op {
                 }
                 Ok(())
             }
+            Op::ConvTranspose {
+                kernel,
+                strides,
+                dilations,
+                groups,
+                pads,
+                output_padding,
+                output_shape,
+                ..
+            } => {
+                spatial(kernel, strides, dilations, pads)?;
+                if *groups == 0 {
+                    return Err("groups must be positive".into());
+                }
+                let n = kernel.len();
+                if output_padding.len() != n || output_shape.as_ref().is_some_and(|s| s.len() != n)
+                {
+                    return Err("output_padding or output_shape has the wrong length".into());
+                }
+                if output_padding
+                    .iter()
+                    .chain(output_shape.iter().flatten())
+                    .any(|&v| v > 1 << 16)
+                {
+                    return Err("output_padding or output_shape over 65536".into());
+                }
+                Ok(())
+            }
             Op::MaxPool {
                 kernel,
                 strides,

@@ -5,6 +5,8 @@
 use edge_model::format::{AutoPad, Op};
 use onnx_ir::node::avg_pool1d::AveragePool1dNode;
 use onnx_ir::node::avg_pool2d::AveragePool2dNode;
+use onnx_ir::node::conv_transpose1d::ConvTranspose1dNode;
+use onnx_ir::node::conv_transpose2d::ConvTranspose2dNode;
 use onnx_ir::node::conv1d::Conv1dNode;
 use onnx_ir::node::conv2d::Conv2dNode;
 use onnx_ir::node::max_pool1d::MaxPool1dNode;
@@ -39,6 +41,42 @@ pub(super) fn conv2d(n: &Conv2dNode) -> Lowering {
             groups: c.groups,
             pads: padding_2d(&c.padding),
             auto_pad: auto_pad(&c.auto_pad),
+        },
+        3,
+    )
+}
+
+/// Input, weight `[C_in, C_out / groups, k..]` and the optional bias. onnx-ir gives
+/// symmetric pads; `output_shape` and `auto_pad` make the executor derive them.
+pub(super) fn conv_transpose1d(n: &ConvTranspose1dNode) -> Lowering {
+    let c = &n.config;
+    Lowered::reads(
+        Op::ConvTranspose {
+            kernel: vec![c.kernel_size],
+            strides: vec![c.stride],
+            dilations: vec![c.dilation],
+            groups: c.groups,
+            pads: vec![c.padding, c.padding],
+            output_padding: vec![c.padding_out],
+            auto_pad: auto_pad(&c.auto_pad),
+            output_shape: c.output_shape.map(|s| vec![s]),
+        },
+        3,
+    )
+}
+
+pub(super) fn conv_transpose2d(n: &ConvTranspose2dNode) -> Lowering {
+    let c = &n.config;
+    Lowered::reads(
+        Op::ConvTranspose {
+            kernel: c.kernel_size.to_vec(),
+            strides: c.stride.to_vec(),
+            dilations: c.dilation.to_vec(),
+            groups: c.groups,
+            pads: vec![c.padding[0], c.padding[1], c.padding[0], c.padding[1]],
+            output_padding: c.padding_out.to_vec(),
+            auto_pad: auto_pad(&c.auto_pad),
+            output_shape: c.output_shape.map(|s| s.to_vec()),
         },
         3,
     )

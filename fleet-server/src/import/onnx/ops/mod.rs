@@ -100,6 +100,8 @@ pub(super) fn lower(node: &Node) -> Result<Lowered, ImportError> {
         Node::Identity(_) => elementwise::unary(Op::Identity),
         Node::Conv1d(n) => conv_pool::conv1d(n),
         Node::Conv2d(n) => conv_pool::conv2d(n),
+        Node::ConvTranspose1d(n) => conv_pool::conv_transpose1d(n),
+        Node::ConvTranspose2d(n) => conv_pool::conv_transpose2d(n),
         Node::MaxPool1d(n) => conv_pool::max_pool1d(n),
         Node::MaxPool2d(n) => conv_pool::max_pool2d(n),
         Node::AveragePool1d(n) => conv_pool::average_pool1d(n),

@@ -7,6 +7,7 @@
 //! * [`cast`] — element type conversions;
 //! * [`linalg`] — MatMul, Gemm, Linear;
 //! * [`conv_pool`] — convolution and pooling (also global max), with their padding rules;
+//! * [`conv_transpose`] — transposed convolution;
 //! * [`normalization`] — batch, layer, instance, group, Lp and local response normalisation;
 //! * [`shape`] — reshaping, transposing, concatenating, splitting, depth/space moves (any
 //!   element type);
@@ -28,6 +29,7 @@ mod broadcast;
 mod cast;
 mod common;
 mod conv_pool;
+mod conv_transpose;
 mod elementwise;
 mod host;
 mod indexing;
@@ -186,6 +188,29 @@ fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
             scatter::scatter_elements(first, rest, *axis, *reduction)
         }
         Op::Split { .. } | Op::TopK { .. } => Err(format!("{} has several outputs", op.name())),
+        Op::ConvTranspose {
+            kernel,
+            strides,
+            dilations,
+            groups,
+            pads,
+            output_padding,
+            auto_pad,
+            output_shape,
+        } => float1(conv_transpose::conv_transpose(
+            first.float()?,
+            floats(rest)?,
+            &conv_transpose::Params {
+                kernel,
+                strides,
+                dilations,
+                groups: *groups,
+                pads,
+                output_padding,
+                auto_pad: *auto_pad,
+                output_shape: output_shape.as_deref(),
+            },
+        )),
         Op::GlobalMaxPool => float1(conv_pool::global_pool(first.float()?, true)),
         Op::DepthToSpace { block, crd } => shape::depth_to_space(first, *block, *crd),
         Op::SpaceToDepth { block } => shape::space_to_depth(first, *block),
