@@ -41,6 +41,17 @@ impl Op {
             }
             Ok(())
         };
+        let conv = |kernel: &[usize],
+                    strides: &[usize],
+                    dilations: &[usize],
+                    groups: usize,
+                    pads: &[usize]| {
+            spatial(kernel, strides, dilations, pads)?;
+            if groups == 0 {
+                return Err("groups must be positive".to_string());
+            }
+            Ok(())
+        };
         match self {
             Op::Conv {
                 kernel,
@@ -49,13 +60,7 @@ impl Op {
                 groups,
                 pads,
                 ..
-            } => {
-                spatial(kernel, strides, dilations, pads)?;
-                if *groups == 0 {
-                    return Err("groups must be positive".into());
-                }
-                Ok(())
-            }
+            } => conv(kernel, strides, dilations, *groups, pads),
             Op::ConvTranspose {
                 kernel,
                 strides,
@@ -66,10 +71,7 @@ impl Op {
                 output_shape,
                 ..
             } => {
-                spatial(kernel, strides, dilations, pads)?;
-                if *groups == 0 {
-                    return Err("groups must be positive".into());
-                }
+                conv(kernel, strides, dilations, *groups, pads)?;
                 let n = kernel.len();
                 if output_padding.len() != n || output_shape.as_ref().is_some_and(|s| s.len() != n)
                 {

@@ -45,6 +45,16 @@ macro_rules! map_elems {
 }
 pub(super) use map_elems;
 
+impl Elems {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Elems::Float(v) => v.len(),
+            Elems::Int(v) => v.len(),
+            Elems::Bool(v) => v.len(),
+        }
+    }
+}
+
 impl HostValue {
     pub(super) fn read(v: &Value) -> Res<Self> {
         let elems = match &v.t {

@@ -110,7 +110,7 @@ fn scatter_into<T: Combine>(out: &mut [T], targets: &[usize], updates: &[T], r: 
 fn scatter(data: &Value, updates: &Value, targets: &[usize], r: ScatterReduction) -> ValueResult {
     let host = HostValue::read(data)?;
     let upd = HostValue::read(updates)?;
-    if targets.len() != element_count(&upd.elems) {
+    if targets.len() != upd.elems.len() {
         return Err("indices and updates do not line up".into());
     }
     let elems = match (host.elems.clone(), upd.elems) {
@@ -131,14 +131,6 @@ fn scatter(data: &Value, updates: &Value, targets: &[usize], r: ScatterReduction
     let mut v = host.with(data.dims(), elems).write()?;
     v.scalar = data.scalar;
     Ok(v)
-}
-
-fn element_count(e: &Elems) -> usize {
-    match e {
-        Elems::Float(v) => v.len(),
-        Elems::Int(v) => v.len(),
-        Elems::Bool(v) => v.len(),
-    }
 }
 
 /// `ScatterND(data, indices, updates)`: `updates.shape` must be `indices.shape[..-1] +
