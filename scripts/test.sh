@@ -3,7 +3,8 @@
 # packages the tests need first: Mesa's software Vulkan driver (so the GPU code path runs on
 # machines with no GPU), Mosquitto and its clients (the box's local broker), and systemd's
 # systemd-analyze (the unit file is verified), procps for kill (signals to the daemons), and
-# the pinned onnx Python package (the conformance suite's data, below). The
+# the pinned onnx, numpy and onnxruntime Python packages (the conformance suite's data and the
+# vision models' references, below). The
 # full-disk test mounts a tmpfs, so run as root. Tests that need a system component fail,
 # never skip, without it.
 set -euo pipefail
@@ -27,12 +28,19 @@ fi
 
 # The conformance suite (fleet-server/tests/onnx_conformance.rs) is the ONNX backend node
 # tests, which ship with the onnx Python package: pinned here (1.19.1: opset 24, the newest
-# onnx-ir 0.22 parses). Its test data is 60 MB, so it is installed, not committed.
-onnx_version=1.19.1
-if ! python3 -c "import onnx, sys; sys.exit(onnx.__version__ != '$onnx_version')" 2>/dev/null; then
-  echo "installing: onnx==$onnx_version (PyPI)"
-  python3 -m pip install --quiet --disable-pip-version-check "onnx==$onnx_version" \
-    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "onnx==$onnx_version"
+# onnx-ir 0.22 parses). Its test data is 60 MB, so it is installed, not committed. The
+# full-size vision models (fleet-server/tests/vision) are generated at test time by
+# fixtures/make_vision.py, with ONNX Runtime's outputs as the reference: numpy and
+# onnxruntime are pinned with it.
+python_packages=(onnx==1.19.1 numpy==2.4.6 onnxruntime==1.32.0)
+if ! python3 - "${python_packages[@]}" <<'PY' 2>/dev/null
+import importlib.metadata as m, sys
+sys.exit(any(m.version(p.split("==")[0]) != p.split("==")[1] for p in sys.argv[1:]))
+PY
+then
+  echo "installing: ${python_packages[*]} (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"
 fi
 
 # The end-to-end tests (tests/) start the real edged and fleet binaries: build them first.

@@ -14,6 +14,8 @@ use edge_model::checks::CheckCases;
 use edge_model::{DeviceChoice, LoadOptions, Model};
 use fleet::import::{ImportError, onnx};
 
+mod vision;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/onnx")
 }
@@ -29,9 +31,9 @@ fn onnx_files(kind: &str) -> Vec<PathBuf> {
     files
 }
 
-/// Imports `path`, runs its reference cases on `device`, and returns a description of every
-/// mismatch (empty when all match).
-fn verify(path: &Path, device: DeviceChoice) -> Result<(), String> {
+/// Imports `path`, runs its reference cases on `device`, and returns the worst absolute
+/// difference, or a description of every mismatch.
+fn verify(path: &Path, device: DeviceChoice) -> Result<f32, String> {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
     let converted = onnx::convert(path, stem, 1).map_err(|e| format!("{stem}: import: {e}"))?;
     let cases =
@@ -52,7 +54,7 @@ fn verify(path: &Path, device: DeviceChoice) -> Result<(), String> {
         .map(|d| format!("{stem}/{}/{}: max|diff| {:e}", d.case, d.output, d.max_abs))
         .collect();
     if failed.is_empty() {
-        Ok(())
+        Ok(diffs.iter().map(|d| d.max_abs).fold(0.0, f32::max))
     } else {
         Err(failed.join("; "))
     }
@@ -89,6 +91,54 @@ fn mlp_cnn_and_residual_models_match_onnx_runtime_on_cpu() {
 #[test]
 fn mlp_cnn_and_residual_models_match_onnx_runtime_on_gpu() {
     verify_all("models", DeviceChoice::Gpu);
+}
+
+#[test]
+fn if_with_a_run_time_condition_runs_only_the_taken_branch_on_cpu_and_gpu() {
+    // The cases take each branch once; each branch would fail on the other's input width.
+    let path = fixtures().join("control/if_runtime.onnx");
+    for device in [DeviceChoice::Cpu, DeviceChoice::Gpu] {
+        verify(&path, device).unwrap_or_else(|e| panic!("{device:?}: {e}"));
+    }
+    let converted = onnx::convert(&path, "if_runtime", 1).expect("import");
+    let guarded = converted
+        .spec
+        .nodes
+        .iter()
+        .filter(|n| !n.when.is_empty())
+        .count();
+    assert!(guarded >= 4, "branch nodes are guarded: {guarded}");
+    assert!(
+        converted
+            .spec
+            .nodes
+            .iter()
+            .any(|n| matches!(n.op, edge_model::format::Op::If { outputs: 1 }))
+    );
+}
+
+#[test]
+fn if_with_a_constant_condition_keeps_only_the_taken_branch() {
+    let path = fixtures().join("control/if_folded.onnx");
+    verify(&path, DeviceChoice::Cpu).unwrap_or_else(|e| panic!("{e}"));
+    let converted = onnx::convert(&path, "if_folded", 1).expect("import");
+    let ops: Vec<&str> = converted.spec.nodes.iter().map(|n| n.op.name()).collect();
+    assert!(
+        ops.contains(&"Tanh") && !ops.contains(&"Sigmoid") && !ops.contains(&"If"),
+        "{ops:?}"
+    );
+    assert!(converted.spec.nodes.iter().all(|n| n.when.is_empty()));
+}
+
+#[test]
+fn a_loop_is_refused_saying_loops_are_not_run() {
+    let e = import_error("loop");
+    assert!(
+        e.contains("node 'doubling_loop'")
+            && e.contains("op Loop is not supported")
+            && e.contains("unrolled"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use edge_model::format::{NodeSpec, Op};
+use edge_model::format::{Guard, NodeSpec, Op};
 use edge_model::weights::{HostData, HostTensor, Weights};
 use onnx_ir::{Argument, DType, Node};
 
@@ -19,6 +19,9 @@ pub(super) struct Converter {
     pub(super) nodes: Vec<NodeSpec>,
     /// Every value some node reads or the graph outputs (onnx-ir's names).
     pub(super) used: std::collections::BTreeSet<String>,
+    /// The conditions of the `If` branches being converted, outermost first: every node
+    /// converted meanwhile runs only under them.
+    pub(super) guards: Vec<Guard>,
 }
 
 impl Converter {
@@ -28,13 +31,16 @@ impl Converter {
             renames: BTreeMap::new(),
             nodes: Vec::new(),
             used: Default::default(),
+            guards: Vec::new(),
         }
     }
 
     /// Converts one parsed node: a Constant becomes a weight, every other node a graph node.
     pub(super) fn node(&mut self, node: &Node) -> Result<(), ImportError> {
-        if let Node::Constant(_) = node {
-            return self.constant(node);
+        match node {
+            Node::Constant(_) => return self.constant(node),
+            Node::If(n) => return self.if_node(node, n),
+            _ => {}
         }
         let lowered = ops::lower(node)?;
         self.check_types_and_outputs(node, &lowered.op)?;
@@ -120,7 +126,7 @@ impl Converter {
         Ok(())
     }
 
-    fn name_of(&self, arg: &Argument) -> String {
+    pub(super) fn name_of(&self, arg: &Argument) -> String {
         self.renames
             .get(&arg.name)
             .cloned()
@@ -211,6 +217,7 @@ impl Converter {
             op,
             inputs,
             outputs,
+            when: self.guards.clone(),
         });
     }
 

@@ -9,6 +9,7 @@
 //! graph's inputs and outputs, `converter` keeps the weights and value names, and `ops` holds
 //! one converter per op family, behind a dispatch that routes each node type to its family.
 
+mod control_flow;
 mod converter;
 mod ops;
 pub mod shapes;
@@ -100,12 +101,10 @@ pub fn convert_with(
         }
     };
     let mut converter = Converter::new();
-    converter.used = graph
-        .nodes
-        .iter()
-        .flat_map(|n| n.inputs().iter().map(|a| a.name.clone()))
-        .chain(graph.outputs.iter().map(|a| a.name.clone()))
-        .collect();
+    control_flow::reads(&graph.nodes, &mut converter.used);
+    converter
+        .used
+        .extend(graph.outputs.iter().map(|a| a.name.clone()));
     let inputs = signature(&proto, &graph.inputs, "input", &mut converter.renames)?;
     if inputs.is_empty() {
         return Err(ImportError::Signature {
@@ -132,6 +131,7 @@ pub fn convert_with(
             op: Op::Identity,
             inputs: vec![source],
             outputs: vec![declared],
+            when: Vec::new(),
         });
     }
     let before = converter.nodes.len();
@@ -217,9 +217,9 @@ impl From<Refusal> for ImportError {
     fn from(r: Refusal) -> Self {
         match r {
             Refusal::Op { node, op } => ImportError::UnsupportedOp {
+                detail: supported::refusal_detail(&op).to_string(),
                 node,
                 op,
-                detail: String::new(),
             },
             Refusal::Attribute {
                 node,
@@ -255,6 +255,10 @@ pub fn refusals(graph: &onnx_ir::GraphProto) -> Vec<Refusal> {
             out.push(Refusal::Op { node: name, op });
             continue;
         };
+        // An If's branches are graphs of their own: their nodes are checked the same way.
+        for branch in node.attribute.iter().filter_map(|a| a.g.as_ref()) {
+            out.extend(refusals(branch));
+        }
         // Dropout's third input switches training mode on (random masks): refused unless it
         // is a constant false.
         if node.op_type == "Dropout"

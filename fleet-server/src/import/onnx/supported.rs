@@ -100,6 +100,21 @@ pub const CLAIMS: &[Claim] = &[
         ],
     )
     .note("1-D and 2-D; symmetric explicit pads (onnx-ir's parser), or derived from output_shape or auto_pad"),
+    claim(
+        "Resize",
+        &[
+            "mode",
+            "coordinate_transformation_mode",
+            "nearest_mode",
+            "cubic_coeff_a",
+            "exclude_outside",
+            "antialias",
+            "keep_aspect_ratio_policy",
+        ],
+    )
+    .note("nearest (every nearest_mode; any element type), linear, cubic; half_pixel, pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nn; scales or sizes at import or run time; not tf_crop_and_resize, half_pixel_symmetric, axes, antialias, exclude_outside, keep_aspect_ratio_policy other than stretch"),
+    claim("Upsample", &["mode", "scales"])
+        .note("nearest only (onnx-ir refuses linear); scales at import or run time"),
     claim("GlobalAveragePool", &[]),
     claim("GlobalMaxPool", &[]),
     claim(
@@ -126,6 +141,9 @@ pub const CLAIMS: &[Claim] = &[
         .note("constant, reflect, edge (not wrap); pads, value and axes at import or run time; negative pads crop"),
     claim("Dropout", &["ratio", "seed"]).note("inference only (training_mode refused); the mask output is refused"),
     claim("Identity", &[]),
+    claim("If", &["then_branch", "else_branch"]).note(
+        "condition folded at import (one branch kept), or a boolean scalar at run time (only the taken branch runs; the condition is read on the host)",
+    ),
     claim(
         "Constant",
         &[
@@ -227,7 +245,20 @@ pub const ONLY_DEFAULT: &[(&str, &str, i64)] = &[
     ("Reshape", "allowzero", 0),
     ("MaxPool", "storage_order", 0),
     ("BatchNormalization", "training_mode", 0),
+    ("Resize", "exclude_outside", 0),
+    ("Resize", "antialias", 0),
 ];
+
+/// What an unclaimed op's refusal adds, where there is more to say than "not supported".
+pub fn refusal_detail(op: &str) -> &'static str {
+    match op {
+        "Loop" | "Scan" => {
+            ": loops are not run, whatever their trip count; export the model with the loop \
+             unrolled (a fixed sequence length), or keep the loop outside the model"
+        }
+        _ => "",
+    }
+}
 
 /// The claimed op types, in the list's order.
 pub fn names() -> impl Iterator<Item = &'static str> {

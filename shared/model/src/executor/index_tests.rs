@@ -322,6 +322,7 @@ fn clip_with_bounds_at_run_time_gives_max_when_min_is_above_it() {
             },
             inputs: vec!["x".into(), "lo".into(), "hi".into()],
             outputs: vec!["y".into()],
+            when: Vec::new(),
         }],
     );
     let model = load(s, Weights::new(), DeviceChoice::Cpu).expect("load");

@@ -15,8 +15,11 @@ pub(super) struct Step {
     pub(super) inputs: Vec<usize>,
     /// Per input: may the value be moved out (this is its last reader)?
     pub(super) take: Vec<bool>,
-    /// One slot per output (Split and TopK have several).
+    /// One slot per output (Split, TopK and If have several).
     pub(super) outputs: Vec<usize>,
+    /// The node runs only if each of these boolean slots holds the given value (an `If`
+    /// branch); guards are read, never moved out.
+    pub(super) guards: Vec<(usize, bool)>,
 }
 
 /// Value slots and the order to fill them, computed once at load.
@@ -53,6 +56,7 @@ pub(super) fn plan(spec: &ModelSpec, weights: &Weights) -> (Plan, Vec<(String, u
             inputs: node.inputs.iter().map(|n| slot(n)).collect(),
             take: vec![false; node.inputs.len()],
             outputs: node.outputs.iter().map(|n| slot(n)).collect(),
+            guards: node.when.iter().map(|g| (slot(&g.value), g.is)).collect(),
         })
         .collect();
     let outputs: Vec<(String, usize)> = spec
@@ -68,6 +72,9 @@ pub(super) fn plan(spec: &ModelSpec, weights: &Weights) -> (Plan, Vec<(String, u
         .collect();
     let mut seen: HashSet<usize> = HashSet::new();
     for step in steps.iter_mut().rev() {
+        for (s, _) in &step.guards {
+            seen.insert(*s);
+        }
         for (i, s) in step.inputs.iter().enumerate().rev() {
             if !pinned.contains(s) && seen.insert(*s) {
                 step.take[i] = true;

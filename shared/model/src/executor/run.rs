@@ -113,19 +113,33 @@ pub(super) fn run_plan(
     }
     for step in &plan.steps {
         let node = &spec.nodes[step.node];
-        let mut args = Vec::with_capacity(step.inputs.len());
-        for (&slot, &take) in step.inputs.iter().zip(&step.take) {
-            let value = if let Some(constant) = &runtime.constants[slot] {
-                Some(constant.clone())
-            } else if take {
-                values[slot].take()
-            } else {
-                values[slot].clone()
-            };
-            args.push(value.ok_or_else(|| ModelError::Execution {
-                node: node.name.clone(),
-                op: node.op.name(),
-                reason: format!("input slot {slot} is empty"),
+        let failed = |reason: String| ModelError::Execution {
+            node: node.name.clone(),
+            op: node.op.name(),
+            reason,
+        };
+        if !guards_hold(step, &mut values, runtime).map_err(failed)? {
+            continue;
+        }
+        // An If reads its condition and then only the taken branch's values.
+        let wanted: Vec<usize> = match node.op {
+            Op::If { outputs } => {
+                let cond = fetch(&mut values, runtime, step.inputs[0], false)
+                    .ok_or_else(|| failed("the condition was not computed".into()))?;
+                let taken = ops::condition(&cond).map_err(failed)?;
+                let first = if taken { 1 } else { 1 + outputs };
+                (first..first + outputs).collect()
+            }
+            _ => (0..step.inputs.len()).collect(),
+        };
+        let mut args = Vec::with_capacity(wanted.len());
+        for i in wanted {
+            let value = fetch(&mut values, runtime, step.inputs[i], step.take[i]);
+            args.push(value.ok_or_else(|| {
+                failed(format!(
+                    "input '{}' was not computed (it belongs to an If branch not taken)",
+                    node.inputs[i]
+                ))
             })?);
         }
         let op: &Op = &node.op;
@@ -174,6 +188,40 @@ pub(super) fn run_plan(
             Ok((name.clone(), value.into_host(declared.datatype)?))
         })
         .collect()
+}
+
+/// A value by slot: a weight (shared), or this run's, moved out when this is its last reader.
+fn fetch(
+    values: &mut [Option<Value>],
+    runtime: &Runtime,
+    slot: usize,
+    take: bool,
+) -> Option<Value> {
+    if let Some(constant) = &runtime.constants[slot] {
+        Some(constant.clone())
+    } else if take {
+        values[slot].take()
+    } else {
+        values[slot].clone()
+    }
+}
+
+/// Whether every guard of `step` holds (a guard on a value never computed is an error: the
+/// importer orders guards outermost first, so an inner condition is read only inside its
+/// taken outer branch).
+fn guards_hold(
+    step: &super::plan::Step,
+    values: &mut [Option<Value>],
+    runtime: &Runtime,
+) -> std::result::Result<bool, String> {
+    for &(slot, is) in &step.guards {
+        let value = fetch(values, runtime, slot, false)
+            .ok_or_else(|| format!("the condition in slot {slot} was not computed"))?;
+        if ops::condition(&value)? != is {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

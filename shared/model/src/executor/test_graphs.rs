@@ -18,6 +18,7 @@ pub(super) fn node(name: &str, op: Op, inputs: &[&str], output: &str) -> NodeSpe
         op,
         inputs: inputs.iter().map(|s| s.to_string()).collect(),
         outputs: vec![output.into()],
+        when: Vec::new(),
     }
 }
 

@@ -24,12 +24,14 @@ fn relu_model() -> (ModelSpec, Weights) {
                 op: Op::Relu,
                 inputs: vec!["x".into()],
                 outputs: vec!["y".into()],
+                when: Vec::new(),
             },
             NodeSpec {
                 name: "b".into(),
                 op: Op::Add,
                 inputs: vec!["y".into(), "w".into()],
                 outputs: vec!["z".into()],
+                when: Vec::new(),
             },
         ],
     };

@@ -139,6 +139,20 @@ pub struct NodeSpec {
     pub op: Op,
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
+    /// Conditions the node runs under (every one must hold): the nodes of an ONNX `If`
+    /// branch, which run only when the branch is taken. Empty for every other node. A reader
+    /// that does not know the field refuses the file (`deny_unknown_fields`), never runs both
+    /// branches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<Guard>,
+}
+
+/// "Run only if the boolean scalar `value` is `is`."
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guard {
+    pub value: String,
+    pub is: bool,
 }
 
 impl ModelSpec {

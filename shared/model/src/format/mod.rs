@@ -26,9 +26,12 @@ mod op_meta;
 mod op_params;
 mod validate;
 
-pub use graph::{DataType, Dim, ModelSpec, NodeSpec, TensorSpec};
+pub use graph::{DataType, Dim, Guard, ModelSpec, NodeSpec, TensorSpec};
 pub use op::Op;
-pub use op_params::{AutoPad, BinaryFn, PadMode, ReduceFn, ScatterReduction, UnaryFn, VariadicFn};
+pub use op_params::{
+    AutoPad, BinaryFn, CoordinateMode, NearestMode, PadMode, ReduceFn, ResizeMode,
+    ScatterReduction, UnaryFn, VariadicFn,
+};
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 2;

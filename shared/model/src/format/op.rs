@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::op_params::{
-    AutoPad, BinaryFn, PadMode, ReduceFn, ScatterReduction, UnaryFn, VariadicFn,
+    AutoPad, BinaryFn, CoordinateMode, NearestMode, PadMode, ReduceFn, ResizeMode,
+    ScatterReduction, UnaryFn, VariadicFn,
 };
 
 /// The operations the executor runs, with attributes normalised at import (ONNX opset
@@ -309,5 +310,21 @@ pub enum Op {
         output_padding: Vec<usize>,
         auto_pad: AutoPad,
         output_shape: Option<Vec<usize>>,
+    },
+    /// `Resize(x, target)` (ONNX Resize and Upsample): every axis resampled on its own. The
+    /// target is the second input: one scale per axis (output = ⌊input · scale⌋), or with
+    /// `sizes` the output dimensions (INT64), known at import or read at run time.
+    Resize {
+        mode: ResizeMode,
+        coordinates: CoordinateMode,
+        nearest: NearestMode,
+        cubic_coeff_a: f32,
+        sizes: bool,
+    },
+    /// The merge of an ONNX `If`: `If(cond, then_1..then_n, else_1..else_n)` gives `then_i`
+    /// when the boolean scalar `cond` is true, else `else_i`. The branches are the nodes
+    /// guarded by `cond` (see `NodeSpec::when`); only the taken branch's values exist.
+    If {
+        outputs: usize,
     },
 }

@@ -3,7 +3,7 @@
 //! node against these; `validate` checks a loaded graph against them.
 
 use super::op::Op;
-use super::op_params::{BinaryFn, ReduceFn, ScatterReduction, UnaryFn};
+use super::op_params::{BinaryFn, ReduceFn, ResizeMode, ScatterReduction, UnaryFn};
 
 impl Op {
     /// The op's name as written in `model.json` (and in error messages).
@@ -85,6 +85,8 @@ impl Op {
             Op::GroupNormalization { .. } => "GroupNormalization",
             Op::Lrn { .. } => "LRN",
             Op::ConvTranspose { .. } => "ConvTranspose",
+            Op::Resize { .. } => "Resize",
+            Op::If { .. } => "If",
         }
     }
 
@@ -124,6 +126,8 @@ impl Op {
                 *reduction == ScatterReduction::None || float || int
             }
             Op::OneHot { .. } => float || int,
+            Op::If { .. } => boolean,
+            Op::Resize { mode, .. } => float || (int && *mode == ResizeMode::Nearest),
             Op::TopK { .. } => float || int,
             Op::ConstantOfShape { .. } => int,
             Op::GatherElements { .. } | Op::Trilu { .. } => true,
@@ -189,19 +193,21 @@ impl Op {
                 (n, n)
             }
             Op::Split { .. } => (1, 2),
-            Op::TopK { .. } | Op::GatherND { .. } => (2, 2),
+            Op::If { outputs } => (1 + 2 * outputs, 1 + 2 * outputs),
+            Op::TopK { .. } | Op::GatherND { .. } | Op::Resize { .. } => (2, 2),
             Op::OneHot { .. } | Op::ScatterND { .. } | Op::ScatterElements { .. } => (3, 3),
             Op::InstanceNormalization { .. } | Op::GroupNormalization { .. } => (3, 3),
             _ => (1, 1),
         }
     }
 
-    /// How many outputs the op produces: one, except Split (its `outputs`) and TopK (the
-    /// values and their indices).
+    /// How many outputs the op produces: one, except Split and If (their `outputs`) and TopK
+    /// (the values and their indices).
     pub fn output_count(&self) -> usize {
         match self {
             Op::Split { outputs, .. } => *outputs,
             Op::TopK { .. } => 2,
+            Op::If { outputs } => *outputs,
             _ => 1,
         }
     }

@@ -110,6 +110,44 @@ pub enum ScatterReduction {
     Min,
 }
 
+/// How Resize computes an output element from the input elements around its source
+/// coordinate (ONNX `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResizeMode {
+    Nearest,
+    /// Linear along each resized axis (bilinear in 2-D).
+    Linear,
+    /// Keys' cubic convolution along each resized axis, with coefficient `cubic_coeff_a`.
+    Cubic,
+}
+
+/// How Resize maps an output coordinate to an input coordinate (ONNX
+/// `coordinate_transformation_mode`; `tf_crop_and_resize` and `half_pixel_symmetric` are not
+/// supported).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CoordinateMode {
+    /// `(x + 0.5) / scale - 0.5`.
+    HalfPixel,
+    /// As `HalfPixel`, but an output length of 1 samples at -0.5.
+    PytorchHalfPixel,
+    /// `x · (in − 1) / (out − 1)`.
+    AlignCorners,
+    /// `x / scale`.
+    Asymmetric,
+    /// `(x + 0.5) / scale` (opsets 11 and 12).
+    TfHalfPixelForNn,
+}
+
+/// Which input element a `Nearest` Resize picks when the source coordinate is not whole
+/// (ONNX `nearest_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NearestMode {
+    RoundPreferFloor,
+    RoundPreferCeil,
+    Floor,
+    Ceil,
+}
+
 /// The ONNX op type of each function (serde writes the same names).
 macro_rules! fn_names {
     ($($ty:ident { $($v:ident),* $(,)? })*) => {$(

@@ -19,6 +19,7 @@ fn node(name: &str, op: Op, inputs: &[&str], output: &str) -> NodeSpec {
         op,
         inputs: inputs.iter().map(|s| s.to_string()).collect(),
         outputs: vec![output.into()],
+        when: Vec::new(),
     }
 }
 

@@ -125,6 +125,9 @@ impl Op {
                 }
                 Ok(())
             }
+            Op::If { outputs } if *outputs == 0 || *outputs > 1 << 12 => {
+                Err(format!("{outputs} outputs; If takes 1 to 4096"))
+            }
             Op::Split { outputs: 0, .. } => Err("Split needs at least one output".into()),
             Op::DepthToSpace { block, .. } | Op::SpaceToDepth { block }
                 if *block == 0 || *block > 1 << 12 =>
@@ -137,6 +140,9 @@ impl Op {
             Op::GroupNormalization { groups: 0, .. } => Err("num_groups must be positive".into()),
             Op::Lrn { size, .. } if *size == 0 || *size > 1 << 12 => {
                 Err(format!("size {size} is not in 1..=4096"))
+            }
+            Op::Resize { cubic_coeff_a, .. } if !cubic_coeff_a.is_finite() => {
+                Err(format!("cubic_coeff_a {cubic_coeff_a} is not finite"))
             }
             Op::Unsqueeze { axes } if axes.is_empty() || axes.len() > MAX_RANK => {
                 Err("Unsqueeze needs between 1 and 6 axes".into())
@@ -193,7 +199,7 @@ impl ModelSpec {
                     node.op.name()
                 ))
             })?;
-            for input in &node.inputs {
+            for input in node.inputs.iter().chain(node.when.iter().map(|g| &g.value)) {
                 if !defined.contains(input.as_str()) {
                     return Err(ModelError::graph(format!(
                         "node '{}' reads '{input}', which no graph input, weight or earlier node \

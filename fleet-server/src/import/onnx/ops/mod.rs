@@ -2,7 +2,7 @@
 //! family.
 //!
 //! The families are the executor's (element-wise, convolution and pooling, normalisation,
-//! shape and indexing, index-tuple gathers and scatters, TopK and OneHot, reductions) plus
+//! shape and indexing, index-tuple gathers and scatters, TopK and OneHot, reductions, Resize) plus
 //! linear algebra, so an op is found in the same place on
 //! both sides. A family converter sees only the node's attributes and gives back our op and how
 //! its inputs are read ([`Lowered`]), or the reason it refuses the node; the dispatch names the
@@ -15,6 +15,7 @@ mod indexing;
 mod linalg;
 mod normalization;
 mod reduce;
+mod resize;
 mod scatter;
 mod select;
 mod shape;
@@ -108,6 +109,8 @@ pub(super) fn lower(node: &Node) -> Result<Lowered, ImportError> {
         Node::AveragePool2d(n) => conv_pool::average_pool2d(n),
         Node::GlobalAveragePool(_) => conv_pool::global_average_pool(),
         Node::GlobalMaxPool(_) => conv_pool::global_max_pool(),
+        Node::Resize(n) => resize::resize(n),
+        Node::Upsample(n) => resize::upsample(n),
         Node::InstanceNormalization(n) => normalization::instance_norm(n),
         Node::GroupNormalization(n) => normalization::group_norm(n),
         Node::LpNormalization(n) => normalization::lp_norm(n),

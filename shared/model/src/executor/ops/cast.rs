@@ -22,7 +22,7 @@ pub(super) fn cast(x: Value, to: DataType, device: &Device) -> ValueResult {
                 let trunc = x.clone().abs().floor().mul(x.sign());
                 trunc.int()
             });
-            Typed::Int(wrap(t, to)?, to)
+            Typed::Int(wrap(host_i64(t), to)?, to)
         }
         (Typed::Float(t), _) => Typed::Bool(map_tensor!(t, x => x.not_equal_elem(0.0))),
         (Typed::Int(t, _), to) if to.is_float() => {
@@ -35,7 +35,9 @@ pub(super) fn cast(x: Value, to: DataType, device: &Device) -> ValueResult {
             let t = map_tensor!(t, x => x.float());
             Typed::Float(float_to_float(t, to, device)?)
         }
-        (Typed::Bool(t), to) if to.is_int() => Typed::Int(map_tensor!(t, x => x.int()), to),
+        (Typed::Bool(t), to) if to.is_int() => {
+            Typed::Int(host_i64(map_tensor!(t, x => x.int())), to)
+        }
         (Typed::Bool(t), _) => Typed::Bool(t),
     };
     Ok(Value { t, scalar })
@@ -63,6 +65,17 @@ fn float_to_float(t: DynTensor, to: DataType, device: &Device) -> Res<DynTensor>
         } else {
             map_tensor!(t, x => x.cast(FloatDType::F32))
         }),
+    }
+}
+
+/// Integers on the host are I64 (the executor's convention, as `device_ints` makes them); a
+/// conversion to integers may give the backend's default (I32 on burn-flex), which would not
+/// mix with the others.
+fn host_i64(t: DynTensor<burn::tensor::Int>) -> DynTensor<burn::tensor::Int> {
+    if t.dtype() == DType::I32 && crate::executor::device::is_host(&t.device()) {
+        map_tensor!(t, x => x.cast(burn::tensor::IntDType::I64))
+    } else {
+        t
     }
 }
 

@@ -18,6 +18,7 @@
 //! * [`scatter`] — GatherND, ScatterND, ScatterElements;
 //! * [`select`] — TopK, OneHot;
 //! * [`reduce`] — reductions over axes;
+//! * [`resize`] — Resize (nearest, linear, cubic; separable, on the model's device);
 //! * [`common`] — the shape arithmetic they share; [`host`] — elements read into host
 //!   memory, for the index-heavy ops that run on the CPU whatever the model's device.
 //!
@@ -37,6 +38,7 @@ mod linalg;
 mod normalization;
 mod pad;
 mod reduce;
+mod resize;
 mod scatter;
 mod select;
 mod shape;
@@ -61,6 +63,17 @@ pub struct Ctx<'a> {
     pub max_elements: usize,
 }
 
+/// The value of a boolean (or integer) scalar condition: an If's, or a guard's.
+pub fn condition(v: &Value) -> std::result::Result<bool, String> {
+    match common::host_ints(v)?[..] {
+        [x] => Ok(x != 0),
+        _ => Err(format!(
+            "a condition must be one boolean, got shape {:?}",
+            v.dims()
+        )),
+    }
+}
+
 /// Runs a node's `op` on its (already gathered) inputs: every output, in order.
 pub fn run_node(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> std::result::Result<Vec<Value>, String> {
     match op {
@@ -76,6 +89,8 @@ pub fn run_node(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> std::result::Result<V
             let (first, rest) = first_and_rest(inputs, ctx)?;
             select::top_k(first, rest, *axis, *largest, *sorted)
         }
+        // The executor hands an If only the taken branch's values.
+        Op::If { .. } => Ok(inputs),
         _ => run(op, inputs, ctx).map(|v| vec![v]),
     }
 }
@@ -91,10 +106,35 @@ fn first_and_rest(
     Ok((first, inputs.collect()))
 }
 
+/// Ops whose inputs after the first are parameters read on the host (shapes, axes, bounds,
+/// sizes, indices). Those stay where they are, so a host INT64 such as the INT64_MAX end of an
+/// open-ended Slice never has to fit a GPU's 32-bit integers on its way to being read back.
+fn params_on_host(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Slice
+            | Op::ReshapeDynamic { .. }
+            | Op::UnsqueezeDynamic
+            | Op::SqueezeDynamic
+            | Op::Expand
+            | Op::Tile
+            | Op::Resize { .. }
+            | Op::Reduce { axes: None, .. }
+            | Op::CumSum { .. }
+            | Op::Trilu { .. }
+    )
+}
+
 /// Runs a one-output `op` on its (already gathered) inputs.
 fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
     let device = ctx.device;
-    let (first, rest) = first_and_rest(inputs, ctx)?;
+    let (first, rest) = if params_on_host(op) {
+        let mut inputs = inputs.into_iter();
+        let first = inputs.next().ok_or("no inputs")?;
+        (first, inputs.collect())
+    } else {
+        first_and_rest(inputs, ctx)?
+    };
     match op {
         Op::Identity | Op::Dropout => Ok(first),
         Op::Unary { .. }
@@ -187,7 +227,9 @@ fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
         Op::ScatterElements { axis, reduction } => {
             scatter::scatter_elements(first, rest, *axis, *reduction)
         }
-        Op::Split { .. } | Op::TopK { .. } => Err(format!("{} has several outputs", op.name())),
+        Op::Split { .. } | Op::TopK { .. } | Op::If { .. } => {
+            Err(format!("{} has several outputs", op.name()))
+        }
         Op::ConvTranspose {
             kernel,
             strides,
@@ -211,6 +253,24 @@ fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
                 output_shape: output_shape.as_deref(),
             },
         )),
+        Op::Resize {
+            mode,
+            coordinates,
+            nearest,
+            cubic_coeff_a,
+            sizes,
+        } => resize::resize(
+            first,
+            one(rest)?,
+            &resize::Params {
+                mode: *mode,
+                coordinates: *coordinates,
+                nearest: *nearest,
+                cubic_coeff_a: *cubic_coeff_a,
+                sizes: *sizes,
+            },
+            ctx,
+        ),
         Op::GlobalMaxPool => float1(conv_pool::global_pool(first.float()?, true)),
         Op::DepthToSpace { block, crd } => shape::depth_to_space(first, *block, *crd),
         Op::SpaceToDepth { block } => shape::space_to_depth(first, *block),
