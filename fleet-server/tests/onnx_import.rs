@@ -131,12 +131,18 @@ fn if_with_a_constant_condition_keeps_only_the_taken_branch() {
 }
 
 #[test]
-fn a_loop_is_refused_saying_loops_are_not_run() {
-    let e = import_error("loop");
+fn a_loop_with_a_trip_count_known_at_import_is_unrolled_and_matches_on_cpu_and_gpu() {
+    let path = fixtures().join("control/loop_fixed.onnx");
+    for device in [DeviceChoice::Cpu, DeviceChoice::Gpu] {
+        verify(&path, device).unwrap_or_else(|e| panic!("{device:?}: {e}"));
+    }
+}
+
+#[test]
+fn a_loop_with_a_run_time_trip_count_is_refused_saying_why() {
+    let e = import_error("loop_dynamic");
     assert!(
-        e.contains("node 'doubling_loop'")
-            && e.contains("op Loop is not supported")
-            && e.contains("unrolled"),
+        e.contains("trip count is computed at run time") && e.contains("unrolled"),
         "{e}"
     );
 }

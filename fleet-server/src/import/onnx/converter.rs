@@ -40,6 +40,7 @@ impl Converter {
         match node {
             Node::Constant(_) => return self.constant(node),
             Node::If(n) => return self.if_node(node, n),
+            Node::Loop(n) => return self.loop_node(node, n),
             _ => {}
         }
         let lowered = ops::lower(node)?;

@@ -141,6 +141,9 @@ pub const CLAIMS: &[Claim] = &[
         .note("constant, reflect, edge (not wrap); pads, value and axes at import or run time; negative pads crop"),
     claim("Dropout", &["ratio", "seed"]).note("inference only (training_mode refused); the mask output is refused"),
     claim("Identity", &[]),
+    claim("Loop", &["body"]).note(
+        "only with a trip count known at import and no early exit: unrolled at import (at most 20,000 body nodes in all); any other Loop is refused naming why",
+    ),
     claim("If", &["then_branch", "else_branch"]).note(
         "condition folded at import (one branch kept), or a boolean scalar at run time (only the taken branch runs; the condition is read on the host)",
     ),
@@ -252,9 +255,9 @@ pub const ONLY_DEFAULT: &[(&str, &str, i64)] = &[
 /// What an unclaimed op's refusal adds, where there is more to say than "not supported".
 pub fn refusal_detail(op: &str) -> &'static str {
     match op {
-        "Loop" | "Scan" => {
-            ": loops are not run, whatever their trip count; export the model with the loop \
-             unrolled (a fixed sequence length), or keep the loop outside the model"
+        "Scan" => {
+            ": scans are not run; export the model with the loop unrolled (a fixed sequence \
+             length), or keep the loop outside the model"
         }
         _ => "",
     }
