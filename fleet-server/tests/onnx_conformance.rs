@@ -19,17 +19,29 @@ mod conformance;
 
 use conformance::{Device, Outcome, Suite, cases, data_dir, render_doc, run_case};
 
+/// The light models the GPU path runs (the others: see `run_suite`).
+const GPU_LIGHT: &[&str] = &[
+    "light_densenet121",
+    "light_inception_v2",
+    "light_resnet50",
+    "light_shufflenet",
+    "light_squeezenet",
+];
+
 fn run_suite(device: Device) -> Suite {
     let root = data_dir();
     let mut suite = Suite::default();
-    // The light models (ResNet-50, VGG-19, ... at 224x224) run on the CPU only: on lavapipe,
-    // Mesa's software Vulkan, they take minutes each (the GPU path's ops are the node tests').
-    let kinds: &[&str] = match device {
-        Device::Cpu => &["node", "pytorch-converted", "pytorch-operator", "light"],
-        Device::Gpu => &["node", "pytorch-converted", "pytorch-operator"],
-    };
-    for &kind in kinds {
+    // The light models (ResNet-50, VGG-19, ... at 224x224) run on the CPU, and on the GPU path
+    // those that pass there (6 to 48 s each on lavapipe, Mesa's software Vulkan). Not on the
+    // GPU: AlexNet, ZFNet-512 and VGG-19 (their 150-400 MB fully connected weights fail on
+    // wgpu with "An error happened during execution") and Inception v1 (1e-3 off on the
+    // probabilities, over the 1e-3 relative tolerance): see docs/ops.md.
+    for kind in ["node", "pytorch-converted", "pytorch-operator", "light"] {
         for case in cases(&root.join(kind), kind == "light") {
+            if device == Device::Gpu && kind == "light" && !GPU_LIGHT.contains(&case.name.as_str())
+            {
+                continue;
+            }
             suite.record(kind, &case, || run_case(&case, device));
         }
     }
