@@ -100,7 +100,10 @@ fn first_and_rest(
     inputs: Vec<Value>,
     ctx: &Ctx,
 ) -> std::result::Result<(Value, Vec<Value>), String> {
-    let inputs = align(inputs, ctx.device).map_err(|e| e.to_string())?;
+    split_first(align(inputs, ctx.device).map_err(|e| e.to_string())?)
+}
+
+fn split_first(inputs: Vec<Value>) -> std::result::Result<(Value, Vec<Value>), String> {
     let mut inputs = inputs.into_iter();
     let first = inputs.next().ok_or("no inputs")?;
     Ok((first, inputs.collect()))
@@ -129,9 +132,7 @@ fn params_on_host(op: &Op) -> bool {
 fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
     let device = ctx.device;
     let (first, rest) = if params_on_host(op) {
-        let mut inputs = inputs.into_iter();
-        let first = inputs.next().ok_or("no inputs")?;
-        (first, inputs.collect())
+        split_first(inputs)?
     } else {
         first_and_rest(inputs, ctx)?
     };
