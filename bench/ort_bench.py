@@ -2,7 +2,9 @@
 """ONNX Runtime side of the inference benchmark (called by `edge-bench`).
 
 usage: ort_bench.py MODEL.onnx INPUT_NAME SHAPE(comma-separated) ITERATIONS THREADS
-Prints one JSON line: {"p50_us", "p99_us", "mean_us", "version"}.
+INPUT_NAME `tokens` feeds a text encoder's input_ids, attention_mask and token_type_ids
+(INT64, the same values as the Rust side). Prints one JSON line: {"p50_us", "p99_us",
+"mean_us", "version"}.
 """
 import json
 import sys
@@ -17,8 +19,14 @@ options = ort.SessionOptions()
 options.intra_op_num_threads = threads
 options.inter_op_num_threads = 1
 session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-x = (np.arange(np.prod(shape), dtype=np.float32).reshape(shape) % 17 - 8) / 8
-feed = {name: x}
+if name == "tokens":
+    i = np.arange(np.prod(shape), dtype=np.int64).reshape(shape)
+    seq = shape[-1]
+    feed = {"input_ids": i * 7 % 500 + 1, "attention_mask": np.ones(shape, dtype=np.int64),
+            "token_type_ids": (i % seq >= seq // 2).astype(np.int64)}
+else:
+    x = (np.arange(np.prod(shape), dtype=np.float32).reshape(shape) % 17 - 8) / 8
+    feed = {name: x}
 for _ in range(max(10, iterations // 10)):
     session.run(None, feed)
 times = []

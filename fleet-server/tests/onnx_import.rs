@@ -14,6 +14,7 @@ use edge_model::checks::CheckCases;
 use edge_model::{DeviceChoice, LoadOptions, Model};
 use fleet::import::{ImportError, onnx};
 
+mod sequence;
 mod vision;
 
 fn fixtures() -> PathBuf {

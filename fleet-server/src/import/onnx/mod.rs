@@ -11,6 +11,7 @@
 
 mod control_flow;
 mod converter;
+mod custom;
 mod ops;
 pub mod shapes;
 pub(crate) mod signature;
@@ -63,13 +64,15 @@ pub fn convert_with(
         reason: e.to_string(),
     })?;
     let mut notes = Vec::new();
-    let bytes = if input_shapes.is_empty() {
+    precheck(&proto, &display)?;
+    shapes::apply(&mut proto, input_shapes)?;
+    for s in input_shapes {
+        notes.push(format!("fixed input {s}"));
+    }
+    let rerouted = custom::reroute(&mut proto);
+    let bytes = if input_shapes.is_empty() && !rerouted {
         bytes
     } else {
-        shapes::apply(&mut proto, input_shapes)?;
-        for s in input_shapes {
-            notes.push(format!("fixed input {s}"));
-        }
         proto.write_to_bytes().map_err(|e| ImportError::Parse {
             path: display.clone(),
             reason: e.to_string(),
@@ -82,9 +85,12 @@ pub fn convert_with(
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
         .map(|o| o.version)
         .unwrap_or(0);
-    precheck(&proto, &display)?;
     // onnx-ir asserts on a few malformed inputs; a hostile file must give an error, not abort.
-    let parsed = std::panic::catch_unwind(|| OnnxGraphBuilder::new().parse_bytes(&bytes));
+    let parsed = std::panic::catch_unwind(|| {
+        OnnxGraphBuilder::new()
+            .with_custom_op_inference(custom::Hooks::shared())
+            .parse_bytes(&bytes)
+    });
     let graph = match parsed {
         Ok(Ok(graph)) => graph,
         Ok(Err(e)) => {

@@ -33,11 +33,61 @@ const ON_HOST: &str = "runs on the host CPU on every device (indices checked the
 
 const REDUCE: &[&str] = &["axes", "keepdims", "noop_with_empty_axes"];
 
+const RECURRENT: &[&str] = &[
+    "activation_alpha",
+    "activation_beta",
+    "activations",
+    "clip",
+    "direction",
+    "hidden_size",
+    "layout",
+];
+const RECURRENT_LSTM: &[&str] = &[
+    "activation_alpha",
+    "activation_beta",
+    "activations",
+    "clip",
+    "direction",
+    "hidden_size",
+    "layout",
+    "input_forget",
+];
+const RECURRENT_GRU: &[&str] = &[
+    "activation_alpha",
+    "activation_beta",
+    "activations",
+    "clip",
+    "direction",
+    "hidden_size",
+    "layout",
+    "linear_before_reset",
+];
+const RECURRENT_NOTE: &str = "forward, reverse, bidirectional; sequence_lens, initial states, peepholes (LSTM), both layouts, clip, every ONNX activation with its alpha/beta; Y, Y_h (and Y_c) all available; converted by our own pass (onnx-ir's refuses sequence_lens)";
+
 /// Every op type the importer accepts (Conv and the pools in 1-D and 2-D; the spatial rank is
 /// checked after parsing).
 pub const CLAIMS: &[Claim] = &[
     claim("Gemm", &["alpha", "beta", "transA", "transB"]),
     claim("MatMul", &[]).note("float only"),
+    claim("Einsum", &["equation"]).note(
+        "float only; any number of operands, run as sums and batched matmuls; ellipses (...) and diagonals (a letter repeated within a term) refused",
+    ),
+    claim(
+        "Attention",
+        &[
+            "is_causal",
+            "kv_num_heads",
+            "q_num_heads",
+            "qk_matmul_output_mode",
+            "scale",
+            "softcap",
+            "softmax_precision",
+        ],
+    )
+    .note("3-D and 4-D, boolean or float masks (padded when shorter than the keys), causal, softcap, grouped-query heads; also what onnx-ir fuses decomposed attention into; computed in f32; past_key/past_value (a KV cache), nonpad_kv_seqlen and the present_key, present_value and qk_matmul outputs refused"),
+    claim("LSTM", RECURRENT_LSTM).note(RECURRENT_NOTE),
+    claim("GRU", RECURRENT_GRU).note(RECURRENT_NOTE),
+    claim("RNN", RECURRENT).note(RECURRENT_NOTE),
     claim("Add", &[]),
     claim("Sub", &[]),
     claim("Mul", &[]),
@@ -122,7 +172,8 @@ pub const CLAIMS: &[Claim] = &[
         &["epsilon", "momentum", "training_mode", "spatial"],
     )
     .note("inference only (training_mode refused)"),
-    claim("LayerNormalization", &["axis", "epsilon", "stash_type"]),
+    claim("LayerNormalization", &["axis", "epsilon", "stash_type"])
+        .note("computed in f32; the Mean and InvStdDev outputs too"),
     claim("InstanceNormalization", &["epsilon"]),
     claim("GroupNormalization", &["epsilon", "num_groups", "stash_type"])
         .note("computed in f32; scale and bias per channel (opset 21) or per group (opset 18)"),

@@ -24,6 +24,7 @@ mod graph;
 mod op;
 mod op_meta;
 mod op_params;
+mod sequence;
 mod validate;
 
 pub use graph::{DataType, Dim, Guard, ModelSpec, NodeSpec, TensorSpec};
@@ -32,6 +33,7 @@ pub use op_params::{
     AutoPad, BinaryFn, CoordinateMode, NearestMode, PadMode, ReduceFn, ResizeMode,
     ScatterReduction, UnaryFn, VariadicFn,
 };
+pub use sequence::{Activation, Direction, Equation, RecurrentCell, RecurrentInputs, Subscripts};
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 2;

@@ -9,6 +9,7 @@ use super::op_params::{
     AutoPad, BinaryFn, CoordinateMode, NearestMode, PadMode, ReduceFn, ResizeMode,
     ScatterReduction, UnaryFn, VariadicFn,
 };
+use super::sequence::{Activation, Direction, RecurrentCell, RecurrentInputs};
 
 /// The operations the executor runs, with attributes normalised at import (ONNX opset
 /// differences, attribute-vs-input forms and defaults are resolved by the importer).
@@ -74,9 +75,13 @@ pub enum Op {
     BatchNormalization {
         epsilon: f32,
     },
+    /// `LayerNormalization(x, scale, bias?)` over the axes from `axis` on; with `stats`, also
+    /// its Mean and InvStdDev outputs (f32, the normalised axes kept as 1).
     LayerNormalization {
         axis: i64,
         epsilon: f32,
+        #[serde(default)]
+        stats: bool,
     },
     Flatten {
         axis: i64,
@@ -326,5 +331,35 @@ pub enum Op {
     /// guarded by `cond` (see `NodeSpec::when`); only the taken branch's values exist.
     If {
         outputs: usize,
+    },
+    /// ONNX LSTM, GRU and RNN: `(X, W, R, then the optional inputs present)` → Y, Y_h (and
+    /// Y_c for an LSTM). `activations` holds the cell's functions for each direction in turn.
+    /// With `batch_first` (ONNX `layout = 1`) X and Y are batch-major.
+    Recurrent {
+        cell: RecurrentCell,
+        hidden: usize,
+        direction: Direction,
+        batch_first: bool,
+        clip: Option<f32>,
+        activations: Vec<Activation>,
+        optional: RecurrentInputs,
+    },
+    /// Scaled dot-product attention, ONNX Attention (opset 23) and onnx-ir's fusion of its
+    /// decomposed form: `(Q, K, V, mask?)`, 4-D `[batch, heads, seq, head]` or 3-D
+    /// `[batch, seq, heads·head]` (then `q_heads` and `kv_heads` say how to split). A boolean
+    /// mask keeps where true; a float mask is added to the scores. Fewer key/value heads
+    /// than query heads are shared (grouped-query attention).
+    Attention {
+        scale: Option<f32>,
+        causal: bool,
+        softcap: f32,
+        q_heads: Option<usize>,
+        kv_heads: Option<usize>,
+        mask: bool,
+    },
+    /// `Einsum(operands..)` for an equation without ellipses or diagonals (see
+    /// [`super::Equation`]): products, transposes, sums and contractions.
+    Einsum {
+        equation: String,
     },
 }

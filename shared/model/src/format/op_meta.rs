@@ -87,6 +87,9 @@ impl Op {
             Op::ConvTranspose { .. } => "ConvTranspose",
             Op::Resize { .. } => "Resize",
             Op::If { .. } => "If",
+            Op::Recurrent { cell, .. } => cell.onnx_name(),
+            Op::Attention { .. } => "Attention",
+            Op::Einsum { .. } => "Einsum",
         }
     }
 
@@ -194,6 +197,9 @@ impl Op {
             }
             Op::Split { .. } => (1, 2),
             Op::If { outputs } => (1 + 2 * outputs, 1 + 2 * outputs),
+            Op::Recurrent { optional, .. } => (3 + optional.count(), 3 + optional.count()),
+            Op::Attention { mask, .. } => (3 + usize::from(*mask), 3 + usize::from(*mask)),
+            Op::Einsum { .. } => (1, usize::MAX),
             Op::TopK { .. } | Op::GatherND { .. } | Op::Resize { .. } => (2, 2),
             Op::OneHot { .. } | Op::ScatterND { .. } | Op::ScatterElements { .. } => (3, 3),
             Op::InstanceNormalization { .. } | Op::GroupNormalization { .. } => (3, 3),
@@ -201,13 +207,16 @@ impl Op {
         }
     }
 
-    /// How many outputs the op produces: one, except Split and If (their `outputs`) and TopK
-    /// (the values and their indices).
+    /// How many outputs the op produces: one, except Split and If (their `outputs`), TopK
+    /// (the values and their indices), the recurrent cells (Y, Y_h, and Y_c for an LSTM) and a
+    /// LayerNormalization asked for its statistics.
     pub fn output_count(&self) -> usize {
         match self {
             Op::Split { outputs, .. } => *outputs,
             Op::TopK { .. } => 2,
             Op::If { outputs } => *outputs,
+            Op::Recurrent { cell, .. } => cell.outputs(),
+            Op::LayerNormalization { stats: true, .. } => 3,
             _ => 1,
         }
     }

@@ -147,6 +147,49 @@ impl Op {
             Op::Unsqueeze { axes } if axes.is_empty() || axes.len() > MAX_RANK => {
                 Err("Unsqueeze needs between 1 and 6 axes".into())
             }
+            Op::Recurrent {
+                cell,
+                hidden,
+                direction,
+                clip,
+                activations,
+                optional,
+                ..
+            } => {
+                if *hidden == 0 || *hidden > 1 << 16 {
+                    return Err(format!("hidden_size {hidden} is not in 1..=65536"));
+                }
+                if activations.len() != cell.activations() * direction.count() {
+                    return Err(format!(
+                        "{} activations; {} needs {} per direction",
+                        activations.len(),
+                        cell.onnx_name(),
+                        cell.activations()
+                    ));
+                }
+                if clip.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+                    return Err("clip must be a positive number".into());
+                }
+                let lstm = matches!(cell, super::RecurrentCell::Lstm { .. });
+                if !lstm && (optional.initial_c || optional.peephole) {
+                    return Err("initial_c and peepholes are LSTM inputs".into());
+                }
+                Ok(())
+            }
+            Op::Attention {
+                q_heads, kv_heads, ..
+            } if q_heads.is_some_and(|h| h == 0 || h > 1 << 12)
+                || kv_heads.is_some_and(|h| h == 0 || h > 1 << 12) =>
+            {
+                Err("head counts must be in 1..=4096".into())
+            }
+            Op::Attention { softcap, scale, .. }
+                if !(softcap.is_finite() && *softcap >= 0.0)
+                    || scale.is_some_and(|s| !s.is_finite()) =>
+            {
+                Err("softcap and scale must be finite (softcap not negative)".into())
+            }
+            Op::Einsum { equation } => super::Equation::parse(equation).map(|_| ()),
             _ => Ok(()),
         }
     }

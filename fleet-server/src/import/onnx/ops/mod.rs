@@ -2,8 +2,8 @@
 //! family.
 //!
 //! The families are the executor's (element-wise, convolution and pooling, normalisation,
-//! shape and indexing, index-tuple gathers and scatters, TopK and OneHot, reductions, Resize) plus
-//! linear algebra, so an op is found in the same place on
+//! shape and indexing, index-tuple gathers and scatters, TopK and OneHot, reductions, Resize,
+//! the recurrent cells) plus linear algebra (with Einsum and Attention), so an op is found in the same place on
 //! both sides. A family converter sees only the node's attributes and gives back our op and how
 //! its inputs are read ([`Lowered`]), or the reason it refuses the node; the dispatch names the
 //! node in the error. Adding an op: its converter in the family's file, its arm in [`lower`],
@@ -14,6 +14,7 @@ mod elementwise;
 mod indexing;
 mod linalg;
 mod normalization;
+mod recurrent;
 mod reduce;
 mod resize;
 mod scatter;
@@ -84,6 +85,15 @@ pub(super) fn lower(node: &Node) -> Result<Lowered, ImportError> {
         Node::Linear(n) => linalg::linear(n),
         Node::Gemm(n) => linalg::gemm(n),
         Node::MatMul(_) => linalg::matmul(),
+        Node::Einsum(n) => linalg::einsum(n),
+        Node::Attention(n) => linalg::attention(n),
+        Node::Custom(c) if c.domain == super::custom::DOMAIN => {
+            return recurrent::recurrent(c).map_err(|reason| ImportError::Unsupported {
+                node: c.name.clone(),
+                op: c.op_type.clone(),
+                reason,
+            });
+        }
         Node::Add(_) => elementwise::binary(Op::Add),
         Node::Sub(_) => elementwise::binary(Op::Sub),
         Node::Mul(_) => elementwise::binary(Op::Mul),

@@ -27,11 +27,13 @@ pub(super) fn batch_norm(n: &BatchNormalizationNode) -> Lowering {
     )
 }
 
+/// With its Mean and InvStdDev outputs when the graph names them.
 pub(super) fn layer_norm(n: &LayerNormalizationNode) -> Lowering {
     Lowered::reads(
         Op::LayerNormalization {
             axis: n.config.axis,
             epsilon: n.config.epsilon as f32,
+            stats: n.outputs.iter().skip(1).any(|o| !o.name.is_empty()),
         },
         3,
     )

@@ -29,6 +29,15 @@ macro_rules! any_kind {
 }
 pub(super) use any_kind;
 
+/// A permutation as the `[isize; N]` Burn's `permute` takes.
+pub(super) fn arr_i<const N: usize>(perm: &[usize]) -> [isize; N] {
+    let mut out = [0isize; N];
+    for (o, p) in out.iter_mut().zip(perm) {
+        *o = *p as isize;
+    }
+    out
+}
+
 pub(super) fn reshape(t: DynTensor, dims: &[usize]) -> OpResult {
     t.reshape(dims).map_err(|e| e.to_string())
 }

@@ -19,6 +19,8 @@
 //! * [`select`] — TopK, OneHot;
 //! * [`reduce`] — reductions over axes;
 //! * [`resize`] — Resize (nearest, linear, cubic; separable, on the model's device);
+//! * [`recurrent`] — LSTM, GRU and RNN; [`attention`] — scaled dot-product attention;
+//!   [`einsum`] — Einsum as batched matmuls;
 //! * [`common`] — the shape arithmetic they share; [`host`] — elements read into host
 //!   memory, for the index-heavy ops that run on the CPU whatever the model's device.
 //!
@@ -26,17 +28,20 @@
 //! first and returns an error naming the problem; the executor additionally turns any panic
 //! that slips through into an error (see `Model::run`).
 
+mod attention;
 mod broadcast;
 mod cast;
 mod common;
 mod conv_pool;
 mod conv_transpose;
+mod einsum;
 mod elementwise;
 mod host;
 mod indexing;
 mod linalg;
 mod normalization;
 mod pad;
+mod recurrent;
 mod reduce;
 mod resize;
 mod scatter;
@@ -91,6 +96,40 @@ pub fn run_node(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> std::result::Result<V
         }
         // The executor hands an If only the taken branch's values.
         Op::If { .. } => Ok(inputs),
+        Op::Recurrent {
+            cell,
+            hidden,
+            direction,
+            batch_first,
+            clip,
+            activations,
+            optional,
+        } => recurrent::recurrent(
+            align(inputs, ctx.device).map_err(|e| e.to_string())?,
+            &recurrent::Params {
+                cell: *cell,
+                hidden: *hidden,
+                direction: *direction,
+                batch_first: *batch_first,
+                clip: *clip,
+                activations,
+                optional: *optional,
+            },
+        ),
+        Op::LayerNormalization {
+            axis,
+            epsilon,
+            stats: true,
+        } => {
+            let (first, rest) = first_and_rest(inputs, ctx)?;
+            let x = first.float()?;
+            let (mean, inv) = normalization::layer_norm_stats(x.clone(), *axis, *epsilon)?;
+            let y = normalization::layer_norm(x, floats(rest)?, *axis, *epsilon)?;
+            Ok([y, mean, inv]
+                .into_iter()
+                .map(|t| Value::of_float(t, false))
+                .collect())
+        }
         _ => run(op, inputs, ctx).map(|v| vec![v]),
     }
 }
@@ -228,8 +267,34 @@ fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
         Op::ScatterElements { axis, reduction } => {
             scatter::scatter_elements(first, rest, *axis, *reduction)
         }
-        Op::Split { .. } | Op::TopK { .. } | Op::If { .. } => {
+        Op::Split { .. } | Op::TopK { .. } | Op::If { .. } | Op::Recurrent { .. } => {
             Err(format!("{} has several outputs", op.name()))
+        }
+        Op::Attention {
+            scale,
+            causal,
+            softcap,
+            q_heads,
+            kv_heads,
+            ..
+        } => {
+            let mut all = vec![first];
+            all.extend(rest);
+            attention::attention(
+                all,
+                &attention::Params {
+                    scale: *scale,
+                    causal: *causal,
+                    softcap: *softcap,
+                    q_heads: *q_heads,
+                    kv_heads: *kv_heads,
+                },
+            )
+        }
+        Op::Einsum { equation } => {
+            let mut all = vec![first];
+            all.extend(rest);
+            einsum::einsum(all, equation)
         }
         Op::ConvTranspose {
             kernel,
@@ -371,7 +436,7 @@ fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
             floats(rest)?,
             *epsilon,
         )),
-        Op::LayerNormalization { axis, epsilon } => float1(normalization::layer_norm(
+        Op::LayerNormalization { axis, epsilon, .. } => float1(normalization::layer_norm(
             first.float()?,
             floats(rest)?,
             *axis,

@@ -73,6 +73,34 @@ pub(super) fn layer_norm(
     reshape(y, &dims)
 }
 
+/// LayerNormalization's Mean and InvStdDev outputs: per row of the axes before `axis`, with
+/// the normalised axes kept as 1 (ONNX's shapes).
+pub(super) fn layer_norm_stats(
+    x: DynTensor,
+    axis: i64,
+    epsilon: f32,
+) -> std::result::Result<(DynTensor, DynTensor), String> {
+    let dims = x.dims();
+    let axis = resolve_axis(axis, dims.len())?;
+    let rows: usize = dims[..axis].iter().product();
+    let normalized: usize = dims[axis..].iter().product();
+    let t = reshape(x, &[rows, normalized])?
+        .into_rank::<2>()
+        .map_err(|e| e.to_string())?;
+    let mean = t.clone().mean_dim(1);
+    let var = (t - mean.clone().expand([rows, normalized]))
+        .square()
+        .mean_dim(1);
+    let inv = var.add_scalar(epsilon).sqrt().recip();
+    let kept: Vec<usize> = (0..dims.len())
+        .map(|i| if i < axis { dims[i] } else { 1 })
+        .collect();
+    Ok((
+        reshape(DynTensor::R2(mean), &kept)?,
+        reshape(DynTensor::R2(inv), &kept)?,
+    ))
+}
+
 /// `x` viewed as `[N, groups, rest]`, each row normalised to mean 0 and variance 1.
 fn normalize_groups(x: DynTensor, groups: usize, epsilon: f32) -> OpResult {
     let dims = x.dims();

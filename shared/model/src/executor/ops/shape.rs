@@ -7,7 +7,7 @@ use burn::tensor::kind::Basic;
 use burn::tensor::{Slice, Tensor};
 
 use super::ValueResult;
-use super::common::{Res, any_kind, host_ints, reshape_value, resolve_axes, resolve_axis};
+use super::common::{Res, any_kind, arr_i, host_ints, reshape_value, resolve_axes, resolve_axis};
 use crate::executor::dyn_tensor::{DynTensor, map_tensor};
 use crate::executor::value::{Typed, Value};
 
@@ -92,14 +92,6 @@ pub(super) fn unsqueeze(first: Value, axes: &[i64]) -> ValueResult {
         }
     }
     reshape_value(first, &out)
-}
-
-fn arr_i<const N: usize>(perm: &[usize]) -> [isize; N] {
-    let mut out = [0isize; N];
-    for (o, p) in out.iter_mut().zip(perm) {
-        *o = *p as isize;
-    }
-    out
 }
 
 /// Like `resolve_axis` but `rank` itself is allowed (Flatten).

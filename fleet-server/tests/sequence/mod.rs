@@ -1,0 +1,120 @@
+//! Sequence models made by `fixtures/make_sequence.py` the way their exporters write them (a
+//! BERT-style encoder with int64 ids and masks at two sequence lengths, an LSTM anomaly
+//! model, a bidirectional GRU tagger with ragged `sequence_lens`, a streaming LSTM detector),
+//! checked against ONNX Runtime's outputs on the CPU and the GPU path; and the streaming
+//! model run chunk by chunk, each chunk fed the state our runtime handed back.
+
+use std::path::{Path, PathBuf};
+
+use edge_model::checks::CheckCases;
+use edge_model::{DeviceChoice, LoadOptions, Model};
+use fleet::import::onnx;
+
+const MODELS: [&str; 4] = [
+    "bert_encoder",
+    "lstm_anomaly",
+    "bigru_tagger",
+    "vad_streaming",
+];
+
+fn path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../fixtures/onnx/sequence/{name}.onnx"))
+}
+
+#[test]
+fn sequence_models_match_onnx_runtime_on_cpu_and_gpu() {
+    let failures: Vec<String> = MODELS
+        .iter()
+        .flat_map(|n| [DeviceChoice::Cpu, DeviceChoice::Gpu].map(|d| (n, d)))
+        .filter_map(|(n, d)| match super::verify(&path(n), d) {
+            Ok(worst) => {
+                eprintln!("{n} on {d:?}: worst |diff| {worst:.2e}");
+                None
+            }
+            Err(e) => Some(format!("{d:?}: {e}")),
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_bert_encoder_imports_attention_as_one_fused_node() {
+    let converted = onnx::convert(&path("bert_encoder"), "bert", 1).expect("import");
+    let fused = converted
+        .spec
+        .nodes
+        .iter()
+        .filter(|n| n.op.name() == "Attention")
+        .count();
+    assert_eq!(fused, 2, "one Attention node per layer");
+}
+
+/// Runs case `first_chunk`, then case `next_chunk` with the state the first run returned in
+/// place of ONNX Runtime's, and compares the second run with ONNX Runtime's.
+#[test]
+fn a_streaming_lstm_runs_chunk_by_chunk_carrying_its_own_state_on_cpu_and_gpu() {
+    let file = path("vad_streaming");
+    let cases = CheckCases::read(&file.with_extension("cases.json")).expect("cases");
+    let case = |name: &str| {
+        cases
+            .cases
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("case {name}"))
+            .clone()
+    };
+    let (first, next) = (case("first_chunk"), case("next_chunk"));
+    for device in [DeviceChoice::Cpu, DeviceChoice::Gpu] {
+        let converted = onnx::convert(&file, "vad", 1).expect("import");
+        let model = Model::from_parts(
+            converted.spec,
+            converted.weights,
+            &LoadOptions {
+                device,
+                ..Default::default()
+            },
+        )
+        .expect("load");
+        let inputs = |c: &edge_model::checks::CheckCase| -> Vec<_> {
+            c.inputs
+                .iter()
+                .map(|t| (t.name.clone(), t.to_host().expect("input")))
+                .collect()
+        };
+        let out = model.run(inputs(&first)).expect("first chunk");
+        let state = |name: &str| {
+            out.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.clone())
+                .unwrap_or_else(|| panic!("output {name}"))
+        };
+        let mut second: Vec<_> = inputs(&next);
+        for (name, value) in &mut second {
+            match name.as_str() {
+                "h" => *value = state("hn"),
+                "c" => *value = state("cn"),
+                _ => {}
+            }
+        }
+        let out = model.run(second).expect("next chunk");
+        for expected in &next.outputs {
+            let want = expected.to_host().expect("reference");
+            let got = &out
+                .iter()
+                .find(|(n, _)| *n == expected.name)
+                .expect("output")
+                .1;
+            let (a, b) = (got.as_f32().expect("f32"), want.as_f32().expect("f32"));
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst < 1e-4,
+                "{device:?}: {} differs from ONNX Runtime's by {worst:e} after a carried state",
+                expected.name
+            );
+        }
+    }
+}
