@@ -304,7 +304,7 @@ fn main() {
     );
     println!("ratios are p50(ours, CPU) / p50(peer): below 1.00x means we are faster\n");
     println!(
-        "{:<6} {:>5} | {:>19} | {:>19} | {:>19} | {:>8} {:>8} | {:>19}",
+        "{:<8} {:>5} | {:>19} | {:>19} | {:>19} | {:>8} {:>8} | {:>19}",
         "model",
         "batch",
         "ours cpu",
@@ -363,6 +363,16 @@ fn main() {
             batches: &[1, 8],
             large: true,
         },
+        // The same encoder with its softmax written out: onnx-ir does not fuse it into
+        // Attention, so this row is the decomposed path (MatMul, Div, Add, softmax, MatMul).
+        Workload {
+            label: "bert128u",
+            onnx: vision.join("bert_encoder_unfused.onnx"),
+            feed: Feed::Tokens,
+            features: &[128],
+            batches: &[1, 8],
+            large: true,
+        },
     ];
     for w in &workloads {
         let (model, onnx, feed) = (w.label, &w.onnx, w.feed);
@@ -380,7 +390,7 @@ fn main() {
             let tr = tract(onnx, feed, &shape, n).map_err(|e| format!("{e:?}"));
             let gpu = ours(onnx, feed, &shape, DeviceChoice::Gpu, gpu_n);
             println!(
-                "{model:<6} {batch:>5} | {} | {} | {} | {:>8} {:>8} | {}",
+                "{model:<8} {batch:>5} | {} | {} | {} | {:>8} {:>8} | {}",
                 cell(&cpu),
                 cell(&ort),
                 cell(&tr),
@@ -394,7 +404,7 @@ fn main() {
                     Err(_) => "n/a".into(),
                 };
                 println!(
-                    "{:<6} {:>5}   throughput (samples/s): ours cpu {}, onnxruntime {}, tract {}, ours gpu {}",
+                    "{:<8} {:>5}   throughput (samples/s): ours cpu {}, onnxruntime {}, tract {}, ours gpu {}",
                     "",
                     "",
                     throughput(&cpu),

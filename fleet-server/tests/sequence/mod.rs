@@ -1,20 +1,22 @@
 //! Sequence models made by `fixtures/make_sequence.py` the way their exporters write them (a
 //! BERT-style encoder with int64 ids and masks at two sequence lengths, an LSTM anomaly
-//! model, a bidirectional GRU tagger with ragged `sequence_lens`, a streaming LSTM detector),
+//! model, a bidirectional GRU tagger with ragged `sequence_lens`, a streaming LSTM detector,
+//! attention written with Einsum),
 //! checked against ONNX Runtime's outputs on the CPU and the GPU path; and the streaming
 //! model run chunk by chunk, each chunk fed the state our runtime handed back.
 
 use std::path::{Path, PathBuf};
 
 use edge_model::checks::CheckCases;
-use edge_model::{DeviceChoice, LoadOptions, Model};
+use edge_model::{DeviceChoice, HostTensor, LoadOptions, Model};
 use fleet::import::onnx;
 
-const MODELS: [&str; 4] = [
+const MODELS: [&str; 5] = [
     "bert_encoder",
     "lstm_anomaly",
     "bigru_tagger",
     "vad_streaming",
+    "einsum_heads",
 ];
 
 fn path(name: &str) -> PathBuf {
@@ -117,4 +119,65 @@ fn a_streaming_lstm_runs_chunk_by_chunk_carrying_its_own_state_on_cpu_and_gpu() 
             );
         }
     }
+}
+
+fn load(name: &str, device: DeviceChoice) -> Model {
+    let converted = onnx::convert(&path(name), name, 1).expect("import");
+    Model::from_parts(
+        converted.spec,
+        converted.weights,
+        &LoadOptions {
+            device,
+            ..Default::default()
+        },
+    )
+    .expect("load")
+}
+
+#[test]
+fn sequence_lens_longer_than_the_sequence_is_a_clear_error() {
+    let model = load("bigru_tagger", DeviceChoice::Cpu);
+    let tokens = HostTensor::f32(vec![9, 2, 12], vec![0.5; 9 * 2 * 12]);
+    let lengths = HostTensor::typed(vec![2], vec![20i32, 3]).expect("lengths");
+    let err = model
+        .run(vec![("tokens".into(), tokens), ("lengths".into(), lengths)])
+        .expect_err("a length past the sequence must be refused");
+    assert!(
+        err.to_string().contains("sequence_lens"),
+        "the error names the input: {err}"
+    );
+}
+
+/// Token ids: any batch and any length up to the 128-entry position table runs; a longer
+/// sequence is an error naming the position lookup, not a panic or a wrong answer.
+#[test]
+fn the_bert_encoder_runs_any_batch_and_length_up_to_its_position_table() {
+    let model = load("bert_encoder", DeviceChoice::Cpu);
+    let feed = |batch: usize, seq: usize| -> Vec<(String, HostTensor)> {
+        let n = batch * seq;
+        let ids: Vec<i64> = (0..n).map(|i| (i * 13 % 500 + 1) as i64).collect();
+        let t = |v: Vec<i64>| HostTensor::typed(vec![batch, seq], v).expect("ids");
+        vec![
+            ("input_ids".into(), t(ids)),
+            ("attention_mask".into(), t(vec![1; n])),
+            ("token_type_ids".into(), t(vec![0; n])),
+        ]
+    };
+    for (batch, seq) in [(3, 1), (5, 37), (1, 128)] {
+        let out = model.run(feed(batch, seq)).expect("run");
+        let hidden = &out
+            .iter()
+            .find(|(n, _)| n == "last_hidden_state")
+            .expect("output")
+            .1;
+        assert_eq!(hidden.shape, vec![batch, seq, 128]);
+        assert!(
+            hidden.as_f32().expect("f32").iter().all(|v| v.is_finite()),
+            "finite outputs at batch {batch}, sequence {seq}"
+        );
+    }
+    let err = model
+        .run(feed(1, 129))
+        .expect_err("129 positions do not fit a 128-entry table");
+    assert!(err.to_string().contains("Gather"), "{err}");
 }

@@ -131,6 +131,8 @@ mod tests;
 #[cfg(test)]
 mod index_tests;
 #[cfg(test)]
+mod sequence_tests;
+#[cfg(test)]
 mod test_graphs;
 #[cfg(test)]
 mod typed_tests;
