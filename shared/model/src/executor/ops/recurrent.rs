@@ -228,6 +228,13 @@ fn run_direction(
         + wt.wb.clone().reshape([1, gh]))
     .reshape([steps, batch, gh]);
     let rt = wt.r.clone().transpose();
+    // 1 where a row is still inside its sequence, 0 after it: one upload, `[T, B, 1]`.
+    let live = lens.map(|lens| {
+        let live: Vec<f32> = (0..steps)
+            .flat_map(|t| lens.iter().map(move |&l| if t < l { 1.0 } else { 0.0 }))
+            .collect();
+        Tensor::<3>::from_data(TensorData::new(live, [steps, batch, 1]), (&device, dtype))
+    });
     let mut ys = Vec::with_capacity(steps);
     for t in 0..steps {
         let xt = projected.clone().narrow(0, t, 1).reshape([batch, gh]);
@@ -246,14 +253,12 @@ fn run_direction(
                 (activate(acts[0], clip(pre, p.clip)), c.clone())
             }
         };
-        match lens {
-            Some(lens) => {
-                // 1 where the row is still inside its sequence, 0 after it.
-                let live: Vec<f32> = lens
-                    .iter()
-                    .map(|&l| if t < l { 1.0 } else { 0.0 })
-                    .collect();
-                let m = Tensor::<2>::from_data(TensorData::new(live, [batch, 1]), (&device, dtype))
+        match &live {
+            Some(live) => {
+                let m = live
+                    .clone()
+                    .narrow(0, t, 1)
+                    .reshape([batch, 1])
                     .expand([batch, hidden]);
                 let keep = m.clone().neg().add_scalar(1.0);
                 ys.push(h_new.clone() * m.clone());
