@@ -14,6 +14,7 @@ use edge_model::checks::CheckCases;
 use edge_model::{DeviceChoice, LoadOptions, Model};
 use fleet::import::{ImportError, onnx};
 
+mod classical;
 mod sequence;
 mod vision;
 
@@ -59,6 +60,24 @@ fn verify(path: &Path, device: DeviceChoice) -> Result<f32, String> {
     } else {
         Err(failed.join("; "))
     }
+}
+
+/// Verifies every file on both devices, printing each worst difference; fails listing every
+/// mismatch.
+fn verify_on_cpu_and_gpu(files: &[PathBuf]) {
+    let failures: Vec<String> = files
+        .iter()
+        .flat_map(|p| [DeviceChoice::Cpu, DeviceChoice::Gpu].map(|d| (p, d)))
+        .filter_map(|(p, d)| match verify(p, d) {
+            Ok(worst) => {
+                let name = p.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
+                eprintln!("{name} on {d:?}: worst |diff| {worst:.2e}");
+                None
+            }
+            Err(e) => Some(format!("{d:?}: {e}")),
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 fn verify_all(kind: &str, device: DeviceChoice) {

@@ -1,7 +1,7 @@
 //! Sequence models made by `fixtures/make_sequence.py` the way their exporters write them (a
 //! BERT-style encoder with int64 ids and masks at two sequence lengths, an LSTM anomaly
 //! model, a bidirectional GRU tagger with ragged `sequence_lens`, a streaming LSTM detector,
-//! attention written with Einsum),
+//! attention written with Einsum, a keyword spotter with a log-mel front-end on raw audio),
 //! checked against ONNX Runtime's outputs on the CPU and the GPU path; and the streaming
 //! model run chunk by chunk, each chunk fed the state our runtime handed back.
 
@@ -11,12 +11,13 @@ use edge_model::checks::CheckCases;
 use edge_model::{DeviceChoice, HostTensor, LoadOptions, Model};
 use fleet::import::onnx;
 
-const MODELS: [&str; 5] = [
+const MODELS: [&str; 6] = [
     "bert_encoder",
     "lstm_anomaly",
     "bigru_tagger",
     "vad_streaming",
     "einsum_heads",
+    "kws_mel",
 ];
 
 fn path(name: &str) -> PathBuf {
@@ -25,18 +26,8 @@ fn path(name: &str) -> PathBuf {
 
 #[test]
 fn sequence_models_match_onnx_runtime_on_cpu_and_gpu() {
-    let failures: Vec<String> = MODELS
-        .iter()
-        .flat_map(|n| [DeviceChoice::Cpu, DeviceChoice::Gpu].map(|d| (n, d)))
-        .filter_map(|(n, d)| match super::verify(&path(n), d) {
-            Ok(worst) => {
-                eprintln!("{n} on {d:?}: worst |diff| {worst:.2e}");
-                None
-            }
-            Err(e) => Some(format!("{d:?}: {e}")),
-        })
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let files: Vec<PathBuf> = MODELS.iter().map(|n| path(n)).collect();
+    super::verify_on_cpu_and_gpu(&files);
 }
 
 #[test]

@@ -172,9 +172,20 @@ impl RequestTensor {
     }
 }
 
+/// A float element: a JSON number, or one of the strings JSON needs for the values it has no
+/// literal for (`"NaN"`, `"Infinity"`, `"-Infinity"`, as JavaScript and Python's `json` spell
+/// them, or `"nan"`, `"inf"`, `"-inf"`): a missing feature is sent as NaN.
 fn number(v: &serde_json::Value) -> std::result::Result<f64, String> {
     match v {
         serde_json::Value::Number(n) => n.as_f64().ok_or_else(|| "a number out of range".into()),
+        serde_json::Value::String(s) => match s.as_str() {
+            "NaN" | "nan" => Ok(f64::NAN),
+            "Infinity" | "inf" => Ok(f64::INFINITY),
+            "-Infinity" | "-inf" => Ok(f64::NEG_INFINITY),
+            other => Err(format!(
+                "data holds the string '{other}', not a number (nor NaN, Infinity, -Infinity)"
+            )),
+        },
         other => Err(format!("data holds {}, not a number", kind(other))),
     }
 }
@@ -245,6 +256,18 @@ mod tests {
         let flat = tensor(&[2, 2], serde_json::json!([1, 2, 3, 4])).to_host();
         let nested = tensor(&[2, 2], serde_json::json!([[1, 2], [3, 4]])).to_host();
         assert_eq!(flat.ok(), nested.ok());
+    }
+
+    #[test]
+    fn nan_and_infinities_are_read_from_their_string_spellings() {
+        let t = tensor(&[4], serde_json::json!(["NaN", "Infinity", "-inf", 1.5]))
+            .to_host()
+            .expect("read");
+        let v = t.as_f32().expect("f32");
+        assert!(v[0].is_nan() && v[1] == f32::INFINITY && v[2] == f32::NEG_INFINITY);
+        assert_eq!(v[3], 1.5);
+        let err = tensor(&[1], serde_json::json!(["1.5"])).to_host();
+        assert!(err.is_err_and(|e| e.to_string().contains("not a number")));
     }
 
     #[test]

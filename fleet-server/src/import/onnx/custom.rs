@@ -7,19 +7,39 @@
 //! `activation_alpha`/`activation_beta` and per-direction activations, all of which
 //! streaming and bidirectional models use. The ONNX spec of these ops is what we implement;
 //! the node keeps its op type, so errors and `docs/ops.md` name it as the file does.
+//!
+//! The classical-ML ops of `ai.onnx.ml` need no rerouting: onnx-ir has no processors for that
+//! domain and keeps its nodes as custom nodes already; [`Hooks`] declares their output types
+//! ([`ML_OPS`]) and `ops::ml` / `ops::trees` lower them.
 
 use std::sync::Arc;
 
 use onnx_ir::{
-    ArgType, CustomNode, CustomOpInference, GraphProto, HookCoverage, MissingReason, ModelProto,
-    ProcessError, TensorType,
+    ArgType, CustomNode, CustomOpInference, DType, GraphProto, HookCoverage, MissingReason,
+    ModelProto, ProcessError, TensorType,
 };
+
+use super::ops::ml::ML_DOMAIN;
 
 /// The domain the rerouted nodes are parsed in.
 pub(super) const DOMAIN: &str = "edge.gateway";
 
 /// The default-domain op types this module takes over, with their output ranks.
 const REROUTED: &[(&str, &[usize])] = &[("LSTM", &[4, 3, 3]), ("GRU", &[4, 3]), ("RNN", &[4, 3])];
+
+/// The `ai.onnx.ml` op types we lower from custom nodes (onnx-ir parses Scaler and Imputer
+/// itself).
+pub(super) const ML_OPS: &[&str] = &[
+    "TreeEnsembleClassifier",
+    "TreeEnsembleRegressor",
+    "TreeEnsemble",
+    "LinearClassifier",
+    "LinearRegressor",
+    "Normalizer",
+    "Binarizer",
+    "ArrayFeatureExtractor",
+    "LabelEncoder",
+];
 
 /// Moves every rerouted node (in subgraphs too) into [`DOMAIN`]; true when there was one.
 pub(super) fn reroute(proto: &mut ModelProto) -> bool {
@@ -73,7 +93,9 @@ impl Hooks {
 
 impl CustomOpInference for Hooks {
     fn coverage(&self, op_type: &str, domain: &str, _opset: usize) -> HookCoverage {
-        if domain == DOMAIN && REROUTED.iter().any(|(op, _)| *op == op_type) {
+        if (domain == DOMAIN && REROUTED.iter().any(|(op, _)| *op == op_type))
+            || (domain == ML_DOMAIN && ML_OPS.contains(&op_type))
+        {
             HookCoverage::Covered
         } else {
             HookCoverage::Missing(MissingReason::NoHook)
@@ -81,6 +103,9 @@ impl CustomOpInference for Hooks {
     }
 
     fn infer(&self, node: &CustomNode) -> Result<Option<Vec<ArgType>>, ProcessError> {
+        if node.domain == ML_DOMAIN {
+            return ml_types(node).map(Some);
+        }
         if node.domain != DOMAIN {
             return Ok(None);
         }
@@ -104,4 +129,35 @@ impl CustomOpInference for Hooks {
                 .collect(),
         ))
     }
+}
+
+/// Output types of the `ai.onnx.ml` ops, by the ONNX-ML spec.
+fn ml_types(node: &CustomNode) -> Result<Vec<ArgType>, ProcessError> {
+    let (dtype, rank) = match node.inputs.first().map(|a| &a.ty) {
+        Some(ArgType::Tensor(t)) => (t.dtype, t.rank),
+        _ => {
+            return Err(ProcessError::Custom(format!(
+                "{} '{}': X must be a tensor",
+                node.op_type, node.name
+            )));
+        }
+    };
+    let tensor = |dtype: DType, rank: usize| ArgType::Tensor(TensorType::new(dtype, rank, None));
+    let a = &node.attrs;
+    Ok(match node.op_type.as_str() {
+        "TreeEnsembleClassifier" | "LinearClassifier" => {
+            vec![tensor(DType::I64, 1), tensor(DType::F32, 2)]
+        }
+        "TreeEnsembleRegressor" | "LinearRegressor" => vec![tensor(DType::F32, 2)],
+        "TreeEnsemble" => vec![tensor(dtype, 2)],
+        "Normalizer" => vec![tensor(DType::F32, rank)],
+        "ArrayFeatureExtractor" => vec![tensor(dtype, rank.max(2))],
+        "LabelEncoder" => {
+            let ints = a.get_i64s("values_int64s").is_some()
+                || a.get_tensor("values_tensor")
+                    .is_some_and(|t| !t.dtype().is_float());
+            vec![tensor(if ints { DType::I64 } else { DType::F32 }, rank)]
+        }
+        _ => vec![tensor(dtype, rank)],
+    })
 }

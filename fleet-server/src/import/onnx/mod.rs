@@ -16,6 +16,7 @@ mod ops;
 pub mod shapes;
 pub(crate) mod signature;
 pub(crate) mod supported;
+mod zipmap;
 
 pub use supported::{CLAIMS, Claim};
 
@@ -63,14 +64,15 @@ pub fn convert_with(
         path: display.clone(),
         reason: e.to_string(),
     })?;
-    let mut notes = Vec::new();
+    let mut notes = zipmap::strip(&mut proto)?;
+    let stripped = !notes.is_empty();
     precheck(&proto, &display)?;
     shapes::apply(&mut proto, input_shapes)?;
     for s in input_shapes {
         notes.push(format!("fixed input {s}"));
     }
     let rerouted = custom::reroute(&mut proto);
-    let bytes = if input_shapes.is_empty() && !rerouted {
+    let bytes = if input_shapes.is_empty() && !rerouted && !stripped {
         bytes
     } else {
         proto.write_to_bytes().map_err(|e| ImportError::Parse {
@@ -252,12 +254,13 @@ pub fn refusals(graph: &onnx_ir::GraphProto) -> Vec<Refusal> {
         } else {
             node.name.clone()
         };
-        let Some(claim) = supported::claim_for(&node.op_type).filter(|_| standard) else {
-            let op = if standard {
-                node.op_type.clone()
-            } else {
-                format!("{}::{}", node.domain, node.op_type)
-            };
+        // Ops of other domains are claimed under their domain's name (`ai.onnx.ml::...`).
+        let op = if standard {
+            node.op_type.clone()
+        } else {
+            format!("{}::{}", node.domain, node.op_type)
+        };
+        let Some(claim) = supported::claim_for(&op) else {
             out.push(Refusal::Op { node: name, op });
             continue;
         };
@@ -294,7 +297,7 @@ pub fn refusals(graph: &onnx_ir::GraphProto) -> Vec<Refusal> {
             } else {
                 supported::ONLY_DEFAULT
                     .iter()
-                    .find(|(op, a, _)| *op == node.op_type && *a == key)
+                    .find(|(o, a, _)| *o == op && *a == key)
                     .filter(|(_, _, default)| attribute.i != *default)
                     .map(|(_, _, default)| {
                         format!("= {} is not supported (only {default})", attribute.i)
@@ -303,7 +306,7 @@ pub fn refusals(graph: &onnx_ir::GraphProto) -> Vec<Refusal> {
             if let Some(why) = why {
                 out.push(Refusal::Attribute {
                     node: name.clone(),
-                    op: node.op_type.clone(),
+                    op: op.clone(),
                     attribute: key.to_string(),
                     why,
                 });

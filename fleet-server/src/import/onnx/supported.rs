@@ -64,6 +64,55 @@ const RECURRENT_GRU: &[&str] = &[
 ];
 const RECURRENT_NOTE: &str = "forward, reverse, bidirectional; sequence_lens, initial states, peepholes (LSTM), both layouts, clip, every ONNX activation with its alpha/beta; Y, Y_h (and Y_c) all available; converted by our own pass (onnx-ir's refuses sequence_lens)";
 
+const TREE_CLASSIFIER: &[&str] = &[
+    "nodes_falsenodeids",
+    "nodes_featureids",
+    "nodes_hitrates",
+    "nodes_hitrates_as_tensor",
+    "nodes_missing_value_tracks_true",
+    "nodes_modes",
+    "nodes_nodeids",
+    "nodes_treeids",
+    "nodes_truenodeids",
+    "nodes_values",
+    "nodes_values_as_tensor",
+    "base_values",
+    "base_values_as_tensor",
+    "class_ids",
+    "class_nodeids",
+    "class_treeids",
+    "class_weights",
+    "class_weights_as_tensor",
+    "classlabels_int64s",
+    "post_transform",
+];
+const TREE_REGRESSOR: &[&str] = &[
+    "nodes_falsenodeids",
+    "nodes_featureids",
+    "nodes_hitrates",
+    "nodes_hitrates_as_tensor",
+    "nodes_missing_value_tracks_true",
+    "nodes_modes",
+    "nodes_nodeids",
+    "nodes_treeids",
+    "nodes_truenodeids",
+    "nodes_values",
+    "nodes_values_as_tensor",
+    "aggregate_function",
+    "base_values",
+    "base_values_as_tensor",
+    "n_targets",
+    "post_transform",
+    "target_ids",
+    "target_nodeids",
+    "target_treeids",
+    "target_weights",
+    "target_weights_as_tensor",
+];
+
+const TREE_NOTE: &str = "all node modes (NaN by nodes_missing_value_tracks_true), aggregate functions, post transforms and base values, as ONNX Runtime computes them; walked on the host CPU on every device (flat arrays, blocks of 256 rows on rayon's pool)";
+const ML_NOTE: &str = "runs on the host CPU on every device, as ONNX Runtime computes it";
+
 /// Every op type the importer accepts (Conv and the pools in 1-D and 2-D; the spatial rank is
 /// checked after parsing).
 pub const CLAIMS: &[Claim] = &[
@@ -291,6 +340,89 @@ pub const CLAIMS: &[Claim] = &[
     claim("ReduceLogSumExp", REDUCE),
     claim("ReduceSumSquare", REDUCE),
     claim("ReduceMean", REDUCE),
+    // Audio and signal front-ends.
+    claim("STFT", &["onesided"]).note(
+        "real signals [B, T] or [B, T, 1]; frame_step and frame_length constant; a matrix DFT on the model's device (any frame length, not only powers of two)",
+    ),
+    claim("DFT", &["axis", "inverse", "onesided"])
+        .note("real or complex input; dft_length and axis constant; a matrix DFT on the model's device"),
+    claim("HannWindow", &["output_datatype", "periodic"]),
+    claim("HammingWindow", &["output_datatype", "periodic"]),
+    claim("BlackmanWindow", &["output_datatype", "periodic"]),
+    claim("MelWeightMatrix", &["output_datatype"]).note("the ONNX reference's filter edges"),
+    // The classical-ML domain (named with it, as `refusals` looks them up).
+    claim("ai.onnx.ml::TreeEnsembleClassifier", TREE_CLASSIFIER).note(
+        "integer class labels only (INT64 labels output, FP32 scores); ONNX Runtime's binary-classifier rules; see TreeEnsembleRegressor",
+    ),
+    claim("ai.onnx.ml::TreeEnsembleRegressor", TREE_REGRESSOR).note(TREE_NOTE),
+    claim(
+        "ai.onnx.ml::TreeEnsemble",
+        &[
+            "aggregate_function",
+            "leaf_targetids",
+            "leaf_weights",
+            "membership_values",
+            "n_targets",
+            "nodes_falseleafs",
+            "nodes_falsenodeids",
+            "nodes_featureids",
+            "nodes_hitrates",
+            "nodes_missing_value_tracks_true",
+            "nodes_modes",
+            "nodes_splits",
+            "nodes_trueleafs",
+            "nodes_truenodeids",
+            "post_transform",
+            "tree_roots",
+        ],
+    )
+    .note("opset 5, with BRANCH_MEMBER sets; FP32 or FP64 scores; see TreeEnsembleRegressor"),
+    claim(
+        "ai.onnx.ml::LinearClassifier",
+        &[
+            "classlabels_ints",
+            "coefficients",
+            "intercepts",
+            "multi_class",
+            "post_transform",
+        ],
+    )
+    .note("integer class labels only; multi_class is read and ignored, as ONNX Runtime does; runs on the host CPU"),
+    claim(
+        "ai.onnx.ml::LinearRegressor",
+        &["coefficients", "intercepts", "post_transform", "targets"],
+    )
+    .note(ML_NOTE),
+    claim("ai.onnx.ml::Normalizer", &["norm"])
+        .note("MAX is the row's maximum (ONNX Runtime's reading); runs on the host CPU"),
+    claim("ai.onnx.ml::Scaler", &["offset", "scale"]).note(ML_NOTE),
+    claim("ai.onnx.ml::Binarizer", &["threshold"]).note(ML_NOTE),
+    claim("ai.onnx.ml::ArrayFeatureExtractor", &[]).note(ML_NOTE),
+    claim(
+        "ai.onnx.ml::LabelEncoder",
+        &[
+            "default_float",
+            "default_int64",
+            "default_tensor",
+            "keys_floats",
+            "keys_int64s",
+            "keys_tensor",
+            "values_floats",
+            "values_int64s",
+            "values_tensor",
+        ],
+    )
+    .note("numbers only (integer or float keys and values): string keys and values are refused; runs on the host CPU"),
+    claim(
+        "ai.onnx.ml::Imputer",
+        &[
+            "imputed_value_floats",
+            "imputed_value_int64s",
+            "replaced_value_float",
+            "replaced_value_int64",
+        ],
+    )
+    .note(ML_NOTE),
 ];
 
 /// Attribute values that are claimed only at their default: (op, attribute, the one integer

@@ -133,6 +133,8 @@ mod index_tests;
 #[cfg(test)]
 mod sequence_tests;
 #[cfg(test)]
+mod signal_tests;
+#[cfg(test)]
 mod test_graphs;
 #[cfg(test)]
 mod typed_tests;

@@ -38,13 +38,18 @@ impl ModelSpec {
         })
     }
 
-    /// Writes `model.json` into `dir`.
+    /// Writes `model.json` into `dir`: indented for people, unless that passes 4 MiB (a tree
+    /// ensemble's node arrays, one number per line), then compact; both read the same.
     pub fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join(SPEC_FILE);
-        let text = serde_json::to_vec_pretty(self).map_err(|e| ModelError::Spec {
+        let failed = |e: serde_json::Error| ModelError::Spec {
             path: path.clone(),
             reason: e.to_string(),
-        })?;
+        };
+        let mut text = serde_json::to_vec_pretty(self).map_err(failed)?;
+        if text.len() > 4 << 20 {
+            text = serde_json::to_vec(self).map_err(failed)?;
+        }
         std::fs::write(&path, text).map_err(|source| ModelError::Write { path, source })
     }
 }

@@ -15,12 +15,13 @@
 //! values produced before it, which rules out cycles.
 //!
 //! Here: the format's version, file names and limits. The graph types are in `graph`, the
-//! operations in `op` (their attribute enums in `op_params`, what each declares about itself
+//! operations in `op` (their attribute enums in `op_params`, the classical-ML ops' in `ml`, what each declares about itself
 //! in `op_meta`), the structural checks in `validate`, reading and writing `model.json`
 //! (with the version check) in `file`.
 
 mod file;
 mod graph;
+mod ml;
 mod op;
 mod op_meta;
 mod op_params;
@@ -28,10 +29,14 @@ mod sequence;
 mod validate;
 
 pub use graph::{DataType, Dim, Guard, ModelSpec, NodeSpec, TensorSpec};
+pub use ml::{
+    Aggregate, LEAF, Labels, MISSING_TRUE, MemberSet, NodeMode, Norm, PostTransform, TreeClasses,
+    Trees,
+};
 pub use op::Op;
 pub use op_params::{
     AutoPad, BinaryFn, CoordinateMode, NearestMode, PadMode, ReduceFn, ResizeMode,
-    ScatterReduction, UnaryFn, VariadicFn,
+    ScatterReduction, UnaryFn, VariadicFn, WindowKind,
 };
 pub use sequence::{Activation, Direction, Equation, RecurrentCell, RecurrentInputs, Subscripts};
 
@@ -55,5 +60,7 @@ pub const EMPTY_TENSORS: &str = "empty tensors (a zero-size dimension) are not s
 /// Largest number of elements any declared or requested tensor may have (1 Gi floats = 4 GiB).
 pub const MAX_ELEMENTS: usize = 1 << 28;
 
+#[cfg(test)]
+mod ml_tests;
 #[cfg(test)]
 mod tests;

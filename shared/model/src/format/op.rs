@@ -5,9 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ml::{Labels, Norm, PostTransform, Trees};
 use super::op_params::{
     AutoPad, BinaryFn, CoordinateMode, NearestMode, PadMode, ReduceFn, ResizeMode,
-    ScatterReduction, UnaryFn, VariadicFn,
+    ScatterReduction, UnaryFn, VariadicFn, WindowKind,
 };
 use super::sequence::{Activation, Direction, RecurrentCell, RecurrentInputs};
 
@@ -361,5 +362,86 @@ pub enum Op {
     /// [`super::Equation`]): products, transposes, sums and contractions.
     Einsum {
         equation: String,
+    },
+    /// A tree ensemble (ONNX TreeEnsembleRegressor, TreeEnsembleClassifier, TreeEnsemble):
+    /// `X [N, F]` → the scores `[N, targets]`, after the INT64 labels `[N]` for a classifier.
+    TreeEnsemble {
+        trees: Box<Trees>,
+    },
+    /// ONNX LinearClassifier: scores `X · Wᵀ + b` with `W` as `[classes, F]` (one row for a
+    /// binary classifier, whose two columns are then derived), post-transformed; outputs the
+    /// INT64 labels `[N]` and the scores `[N, classes]`.
+    LinearClassifier {
+        coefficients: Vec<f32>,
+        intercepts: Vec<f32>,
+        labels: Vec<i64>,
+        post: PostTransform,
+    },
+    /// ONNX LinearRegressor: `X · Wᵀ + b` with `W` as `[targets, F]`.
+    LinearRegressor {
+        coefficients: Vec<f32>,
+        intercepts: Vec<f32>,
+        targets: usize,
+        post: PostTransform,
+    },
+    /// ONNX Normalizer: each row of a 2-D input divided by its max, L1 or L2 norm (FP32 out).
+    Normalizer {
+        norm: Norm,
+    },
+    /// ONNX Scaler: `(x - offset) · scale` per column (one value: every column), FP32 out.
+    Scaler {
+        offset: Vec<f32>,
+        scale: Vec<f32>,
+    },
+    /// ONNX Binarizer: 1 where `x > threshold`, else 0, in the input's type.
+    Binarizer {
+        threshold: f32,
+    },
+    /// ONNX ArrayFeatureExtractor `(X, indices)`: the columns of the last axis at `indices`
+    /// (a 1-D input is read as one row).
+    ArrayFeatureExtractor,
+    /// ONNX LabelEncoder for numbers: each element found among `keys` becomes the value at
+    /// the same position, any other becomes `default` (one element).
+    LabelEncoder {
+        keys: Labels,
+        values: Labels,
+        default: Labels,
+    },
+    /// ONNX Imputer: elements equal to `replaced` (NaN: every NaN) become the column's value
+    /// from `imputed` (one value: every column). Infinite and NaN values are written as strings.
+    Imputer {
+        #[serde(with = "super::ml::float_list")]
+        imputed: Vec<f64>,
+        /// `None`: NaN.
+        replaced: Option<f64>,
+    },
+    /// A window of the length given by the (scalar) input: `periodic` divides by N, not
+    /// N - 1 (ONNX's default).
+    Window {
+        kind: WindowKind,
+        periodic: bool,
+        dtype: super::DataType,
+    },
+    /// ONNX MelWeightMatrix `(num_mel_bins, dft_length, sample_rate, lower_edge_hertz,
+    /// upper_edge_hertz)` → `[dft_length / 2 + 1, num_mel_bins]`, by the ONNX reference's
+    /// formula.
+    MelWeightMatrix {
+        dtype: super::DataType,
+    },
+    /// ONNX STFT of a real signal `[B, T]` or `[B, T, 1]` (and the window, when `window`):
+    /// `[B, frames, bins, 2]`, frames `frame_length` long every `frame_step` samples.
+    Stft {
+        onesided: bool,
+        frame_step: usize,
+        frame_length: usize,
+        window: bool,
+    },
+    /// ONNX DFT along `axis` of `[..., N, ..., 1 or 2]` (real or complex), zero-padded or cut
+    /// to `length`; `[..., length (or length / 2 + 1 one-sided), ..., 2]`.
+    Dft {
+        inverse: bool,
+        onesided: bool,
+        axis: usize,
+        length: Option<usize>,
     },
 }

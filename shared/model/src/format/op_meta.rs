@@ -90,6 +90,27 @@ impl Op {
             Op::Recurrent { cell, .. } => cell.onnx_name(),
             Op::Attention { .. } => "Attention",
             Op::Einsum { .. } => "Einsum",
+            Op::TreeEnsemble { trees } => match (&trees.classes, trees.f64_output) {
+                (Some(_), _) => "TreeEnsembleClassifier",
+                (None, false) => "TreeEnsembleRegressor",
+                (None, true) => "TreeEnsemble",
+            },
+            Op::LinearClassifier { .. } => "LinearClassifier",
+            Op::LinearRegressor { .. } => "LinearRegressor",
+            Op::Normalizer { .. } => "Normalizer",
+            Op::Scaler { .. } => "Scaler",
+            Op::Binarizer { .. } => "Binarizer",
+            Op::ArrayFeatureExtractor => "ArrayFeatureExtractor",
+            Op::LabelEncoder { .. } => "LabelEncoder",
+            Op::Imputer { .. } => "Imputer",
+            Op::Window { kind, .. } => match kind {
+                super::WindowKind::Hann => "HannWindow",
+                super::WindowKind::Hamming => "HammingWindow",
+                super::WindowKind::Blackman => "BlackmanWindow",
+            },
+            Op::MelWeightMatrix { .. } => "MelWeightMatrix",
+            Op::Stft { .. } => "STFT",
+            Op::Dft { .. } => "DFT",
         }
     }
 
@@ -124,7 +145,20 @@ impl Op {
             | Op::Split { .. }
             | Op::GatherND { .. }
             | Op::DepthToSpace { .. }
-            | Op::SpaceToDepth { .. } => true,
+            | Op::SpaceToDepth { .. }
+            | Op::ArrayFeatureExtractor => true,
+            // The classical-ML ops read their input as numbers, whatever the type.
+            Op::TreeEnsemble { .. }
+            | Op::LinearClassifier { .. }
+            | Op::LinearRegressor { .. }
+            | Op::Normalizer { .. }
+            | Op::Scaler { .. }
+            | Op::Imputer { .. } => float || int,
+            Op::Window { .. } | Op::MelWeightMatrix { .. } => int,
+            Op::LabelEncoder { keys, .. } => match keys {
+                super::Labels::Ints(_) => int,
+                super::Labels::Floats(_) => float,
+            },
             Op::ScatterND { reduction } | Op::ScatterElements { reduction, .. } => {
                 *reduction == ScatterReduction::None || float || int
             }
@@ -201,6 +235,9 @@ impl Op {
             Op::Attention { mask, .. } => (3 + usize::from(*mask), 3 + usize::from(*mask)),
             Op::Einsum { .. } => (1, usize::MAX),
             Op::TopK { .. } | Op::GatherND { .. } | Op::Resize { .. } => (2, 2),
+            Op::ArrayFeatureExtractor => (2, 2),
+            Op::MelWeightMatrix { .. } => (5, 5),
+            Op::Stft { window, .. } => (1 + usize::from(*window), 1 + usize::from(*window)),
             Op::OneHot { .. } | Op::ScatterND { .. } | Op::ScatterElements { .. } => (3, 3),
             Op::InstanceNormalization { .. } | Op::GroupNormalization { .. } => (3, 3),
             _ => (1, 1),
@@ -208,8 +245,8 @@ impl Op {
     }
 
     /// How many outputs the op produces: one, except Split and If (their `outputs`), TopK
-    /// (the values and their indices), the recurrent cells (Y, Y_h, and Y_c for an LSTM) and a
-    /// LayerNormalization asked for its statistics.
+    /// (the values and their indices), the recurrent cells (Y, Y_h, and Y_c for an LSTM), a
+    /// LayerNormalization asked for its statistics, and the classifiers (labels, scores).
     pub fn output_count(&self) -> usize {
         match self {
             Op::Split { outputs, .. } => *outputs,
@@ -217,6 +254,8 @@ impl Op {
             Op::If { outputs } => *outputs,
             Op::Recurrent { cell, .. } => cell.outputs(),
             Op::LayerNormalization { stats: true, .. } => 3,
+            Op::TreeEnsemble { trees } if trees.classes.is_some() => 2,
+            Op::LinearClassifier { .. } => 2,
             _ => 1,
         }
     }

@@ -175,3 +175,11 @@ fn_names! {
         ReduceLogSumExp, ReduceSumSquare, ReduceMean,
     }
 }
+
+/// The window functions of audio front-ends (ONNX HannWindow, HammingWindow, BlackmanWindow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WindowKind {
+    Hann,
+    Hamming,
+    Blackman,
+}

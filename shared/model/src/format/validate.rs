@@ -190,6 +190,63 @@ impl Op {
                 Err("softcap and scale must be finite (softcap not negative)".into())
             }
             Op::Einsum { equation } => super::Equation::parse(equation).map(|_| ()),
+            Op::TreeEnsemble { trees } => trees.check(),
+            Op::LinearClassifier {
+                coefficients,
+                intercepts,
+                labels,
+                ..
+            } => {
+                let classes = intercepts.len().max(1);
+                let binary = classes == 1 && labels.len() == 2;
+                if coefficients.is_empty() || coefficients.len() % classes != 0 {
+                    Err("the coefficients are not one row per class".into())
+                } else if !(binary || labels.len() == classes) {
+                    Err(format!("{} labels for {classes} classes", labels.len()))
+                } else {
+                    Ok(())
+                }
+            }
+            Op::LinearRegressor {
+                coefficients,
+                intercepts,
+                targets,
+                ..
+            } => {
+                if *targets == 0 || coefficients.is_empty() || coefficients.len() % targets != 0 {
+                    Err("the coefficients are not one row per target".into())
+                } else if !(intercepts.is_empty() || intercepts.len() == *targets) {
+                    Err(format!("{} intercepts for {targets} targets", intercepts.len()))
+                } else {
+                    Ok(())
+                }
+            }
+            Op::Scaler { offset, scale } if offset.is_empty() || scale.is_empty() => {
+                Err("Scaler needs an offset and a scale".into())
+            }
+            Op::LabelEncoder {
+                keys,
+                values,
+                default,
+            } if keys.len() != values.len()
+                || default.len() != 1
+                || std::mem::discriminant(values) != std::mem::discriminant(default) =>
+            {
+                Err("LabelEncoder's keys and values differ in length, or its default is not one value of the values' type".into())
+            }
+            Op::Stft {
+                frame_step,
+                frame_length,
+                ..
+            } if *frame_step == 0 || *frame_length == 0 || *frame_length > 1 << 16 => {
+                Err("STFT frame_step and frame_length must be positive (frames up to 65536)".into())
+            }
+            Op::Dft { length, .. } if length.is_some_and(|l| l == 0 || l > 1 << 16) => {
+                Err("DFT length must be 1 to 65536".into())
+            }
+            Op::Imputer { imputed, .. } if imputed.is_empty() => {
+                Err("Imputer needs at least one imputed value".into())
+            }
             _ => Ok(()),
         }
     }

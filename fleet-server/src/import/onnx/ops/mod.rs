@@ -3,8 +3,8 @@
 //!
 //! The families are the executor's (element-wise, convolution and pooling, normalisation,
 //! shape and indexing, index-tuple gathers and scatters, TopK and OneHot, reductions, Resize,
-//! the recurrent cells) plus linear algebra (with Einsum and Attention), so an op is found in the same place on
-//! both sides. A family converter sees only the node's attributes and gives back our op and how
+//! the recurrent cells, the audio front-ends in `signal`, the classical-ML ops of `ai.onnx.ml` in `ml` and `trees`) plus linear
+//! algebra (with Einsum and Attention), so an op is found in the same place on both sides. A family converter sees only the node's attributes and gives back our op and how
 //! its inputs are read ([`Lowered`]), or the reason it refuses the node; the dispatch names the
 //! node in the error. Adding an op: its converter in the family's file, its arm in [`lower`],
 //! its claim in `supported.rs`; the ONNX node tests are its conformance cases.
@@ -13,6 +13,7 @@ mod conv_pool;
 mod elementwise;
 mod indexing;
 mod linalg;
+pub(super) mod ml;
 mod normalization;
 mod recurrent;
 mod reduce;
@@ -20,8 +21,11 @@ mod resize;
 mod scatter;
 mod select;
 mod shape;
+mod signal;
+mod tree_layout;
+mod trees;
 
-use edge_model::format::{BinaryFn, Op, ReduceFn, UnaryFn, VariadicFn};
+use edge_model::format::{BinaryFn, Op, ReduceFn, UnaryFn, VariadicFn, WindowKind};
 use onnx_ir::Node;
 
 use crate::import::error::ImportError;
@@ -94,6 +98,30 @@ pub(super) fn lower(node: &Node) -> Result<Lowered, ImportError> {
                 reason,
             });
         }
+        Node::Custom(c) if c.domain == ml::ML_DOMAIN => {
+            return ml::lower(c).map_err(|reason| ImportError::Unsupported {
+                node: c.name.clone(),
+                op: format!("{}::{}", c.domain, c.op_type),
+                reason,
+            });
+        }
+        Node::Scaler(n) => ml::scaler(&n.config),
+        Node::Imputer(n) => ml::imputer(&n.config),
+        Node::HannWindow(n) => {
+            let c = &n.config;
+            signal::window(WindowKind::Hann, c.periodic, c.output_dtype, &c.size)
+        }
+        Node::HammingWindow(n) => {
+            let c = &n.config;
+            signal::window(WindowKind::Hamming, c.periodic, c.output_dtype, &c.size)
+        }
+        Node::BlackmanWindow(n) => {
+            let c = &n.config;
+            signal::window(WindowKind::Blackman, c.periodic, c.output_dtype, &c.size)
+        }
+        Node::MelWeightMatrix(n) => signal::mel_weight_matrix(n),
+        Node::Stft(n) => signal::stft(n),
+        Node::Dft(n) => signal::dft(n),
         Node::Add(_) => elementwise::binary(Op::Add),
         Node::Sub(_) => elementwise::binary(Op::Sub),
         Node::Mul(_) => elementwise::binary(Op::Mul),
