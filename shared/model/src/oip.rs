@@ -292,7 +292,7 @@ mod tests {
         let t = tensor(&[2], serde_json::json!([1, "two"]));
         assert!(
             t.to_host()
-                .is_err_and(|e| e.to_string().contains("a string"))
+                .is_err_and(|e| e.to_string().contains("the string 'two'"))
         );
     }
 
