@@ -3,11 +3,8 @@
 //! the spec leaves open for Normalizer's MAX norm: the row's maximum, not its largest
 //! magnitude, and a zero norm leaves the row as it is).
 
+use super::post::f32r;
 use crate::format::{Labels, Norm};
-
-fn f32r(v: f64) -> f64 {
-    v as f32 as f64
-}
 
 /// Normalizer over rows of `width` (FP32 arithmetic, as ONNX Runtime's).
 pub(crate) fn normalize(x: &[f64], width: usize, norm: Norm) -> Vec<f64> {

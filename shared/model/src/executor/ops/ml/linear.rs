@@ -2,12 +2,8 @@
 //! scores, with ONNX Runtime's rules for the label (the raw scores' first maximum; a one-row
 //! binary classifier thresholds its one score at 0) and for the scores' transform.
 
-use super::post::{probit, transform};
+use super::post::{f32r, probit, transform};
 use crate::format::PostTransform;
-
-fn f32r(v: f64) -> f64 {
-    v as f32 as f64
-}
 
 /// `x [rows, width] · coefficientsᵀ + intercepts`, `[rows, outputs]`.
 fn scores(

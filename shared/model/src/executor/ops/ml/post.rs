@@ -5,6 +5,12 @@
 
 use crate::format::PostTransform;
 
+/// `v` rounded to f32 and back: the step an FP32 accumulator takes after each operation, so
+/// these ops, computed in f64, round where ONNX Runtime's f32 arithmetic does.
+pub(crate) fn f32r(v: f64) -> f64 {
+    v as f32 as f64
+}
+
 pub(crate) fn logistic(v: f64) -> f64 {
     let e = 1.0 / (1.0 + (-v.abs()).exp());
     if v < 0.0 { 1.0 - e } else { e }

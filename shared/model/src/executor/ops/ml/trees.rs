@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::post::{logistic, probit, transform};
+use super::post::{f32r, logistic, probit, transform};
 use crate::format::{Aggregate, LEAF, MISSING_TRUE, NodeMode, PostTransform, Trees};
 
 /// Rows per block (ONNX Runtime uses the same).
@@ -106,10 +106,6 @@ struct Accumulator<'a> {
     round: fn(f64) -> f64,
 }
 
-fn to_f32(v: f64) -> f64 {
-    v as f32 as f64
-}
-
 fn exact(v: f64) -> f64 {
     v
 }
@@ -121,7 +117,7 @@ impl<'a> Accumulator<'a> {
             trees,
             scores: vec![0.0; n],
             has: vec![false; n],
-            round: if trees.f64_output { exact } else { to_f32 },
+            round: if trees.f64_output { exact } else { f32r },
         }
     }
 
