@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::ErrorKind;
+use crate::registry::Truth;
 use crate::service::{Admission, ApiError, Service};
 
 type Shared = State<Arc<Service>>;
@@ -136,7 +137,16 @@ async fn model_metadata(State(service): Shared, Path(name): Path<String>) -> Res
         "parameters": {
             "device": served.device().as_str(),
             "directory": served.dir.display().to_string(),
-            "class_output": served.scoring.as_ref().map(|(o, _)| o.clone()),
+            "task": match &served.truth {
+                Some(Truth::Classes { .. }) => "classification",
+                Some(Truth::Values { .. }) => "regression",
+                None => "none",
+            },
+            "label_output": served.truth.as_ref().map(Truth::output),
+            "score_output": match &served.truth {
+                Some(Truth::Classes { scores, .. }) => scores.clone(),
+                _ => None,
+            },
         },
     }))
 }

@@ -15,11 +15,28 @@ use edge_model::{DeviceChoice, LoadOptions, Model};
 use fleet::import::{ImportError, onnx};
 
 mod classical;
+mod quantized;
 mod sequence;
 mod vision;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/onnx")
+}
+
+/// The ONNX file at `path`, its protobuf changed by `edit`, written to a temporary directory
+/// (kept alive by the returned guard) under the same file name.
+fn edited(
+    path: &Path,
+    edit: impl FnOnce(&mut onnx_ir::ModelProto),
+) -> (tempfile::TempDir, PathBuf) {
+    use onnx_ir::Message;
+    let bytes = std::fs::read(path).expect("fixture");
+    let mut proto = onnx_ir::ModelProto::parse_from_bytes(&bytes).expect("parse");
+    edit(&mut proto);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join(path.file_name().expect("a file name"));
+    std::fs::write(&file, proto.write_to_bytes().expect("write")).expect("save");
+    (dir, file)
 }
 
 fn onnx_files(kind: &str) -> Vec<PathBuf> {

@@ -11,13 +11,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use edge_model::DeviceChoice;
 use serde_json::{Map, Value};
 
 use edge_config::{ConfigError, ConfigIssue, Fields};
 pub use edge_protocol::tls::Transport;
+pub use models::{ModelConfig, Task};
 pub use updates::UpdatesConfig;
 
+mod models;
 pub mod updates;
 
 /// The whole daemon configuration, checked.
@@ -108,19 +109,6 @@ pub struct MetricsConfig {
     pub quality_window: Duration,
     /// Most labelled rows kept per model version for the quality metrics.
     pub max_quality_samples: usize,
-}
-
-#[derive(Debug, Clone)]
-pub struct ModelConfig {
-    pub name: String,
-    pub device: DeviceChoice,
-    /// The output holding class scores, for quality metrics; the first output when unset.
-    pub class_output: Option<String>,
-    /// For a model with one score per row: the score at or above which the row is class 1.
-    pub binary_threshold: f64,
-    /// Most elements one tensor made while running the model may have (shape subgraphs that
-    /// compute a huge shape fail the request instead of exhausting the box). Default 2^28.
-    pub max_tensor_elements: usize,
 }
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -225,7 +213,7 @@ impl Config {
             f.finish(issues);
             grace
         };
-        let models = check_models(models, issues);
+        let models = models::check_models(models, issues);
         let fleet_configured = !fleet.is_empty();
         let fleet = check_fleet(fleet, issues);
         let updates = updates::check_updates(updates, fleet_configured, issues);
@@ -390,69 +378,6 @@ fn check_fleet(table: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Opt
         reconnect_max,
         tags,
     })
-}
-
-fn check_models(
-    models: Option<&Map<String, Value>>,
-    issues: &mut Vec<ConfigIssue>,
-) -> Vec<ModelConfig> {
-    let Some(models) = models.filter(|m| !m.is_empty()) else {
-        issues.push(ConfigIssue {
-            key: "models".into(),
-            message: "at least one model is required, for example [models.mlp]".into(),
-        });
-        return Vec::new();
-    };
-    let mut out = BTreeMap::new();
-    for (name, table) in models {
-        let key = format!("models.{name}");
-        if !valid_model_name(name) {
-            issues.push(ConfigIssue {
-                key: key.clone(),
-                message: "a model name is 1 to 64 of a-z, 0-9, '_' and '-', starting with a \
-                          letter or digit (it is used in URLs and MQTT topics)"
-                    .into(),
-            });
-        }
-        let Some(table) = table.as_object() else {
-            issues.push(ConfigIssue {
-                key,
-                message: "expected a table, for example [models.mlp]".into(),
-            });
-            continue;
-        };
-        let mut f = Fields::new(&key, table);
-        let device = match f.string("device", issues) {
-            None => DeviceChoice::Auto,
-            Some(s) => s.parse().unwrap_or_else(|_| {
-                issues.push(ConfigIssue {
-                    key: f.key("device"),
-                    message: format!("'{s}' is not one of auto, gpu, cpu"),
-                });
-                DeviceChoice::Auto
-            }),
-        };
-        let class_output = f.string("class_output", issues);
-        let binary_threshold = f.number("binary_threshold", 0.5, (f64::MIN, f64::MAX), issues);
-        let max_tensor_elements = f.integer(
-            "max_tensor_elements",
-            edge_model::format::MAX_ELEMENTS as u64,
-            (1, 1 << 32),
-            issues,
-        ) as usize;
-        f.finish(issues);
-        out.insert(
-            name.clone(),
-            ModelConfig {
-                name: name.clone(),
-                device,
-                class_output,
-                binary_threshold,
-                max_tensor_elements,
-            },
-        );
-    }
-    out.into_values().collect()
 }
 
 /// Model names appear in URLs, MQTT topics and paths: a small alphabet keeps all three safe.

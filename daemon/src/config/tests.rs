@@ -1,4 +1,5 @@
 use super::*;
+use edge_model::DeviceChoice;
 
 fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -23,6 +24,32 @@ fn minimal_file_with_a_state_dir_and_one_model_works() {
     assert!(config.store.durable_ack);
     assert!(config.mqtt.is_none());
     assert_eq!(config.http.listen.port(), 8080);
+}
+
+#[test]
+fn a_model_task_is_read_and_a_bad_one_or_a_misplaced_score_output_is_reported() {
+    let config = load(
+        "state_dir = \"/tmp/x\"\n[models.price]\ntask = \"regression\"\n\
+         [models.iris]\nclass_output = \"label\"\nscore_output = \"probabilities\"\n",
+        &[],
+    )
+    .expect("valid");
+    let task = |name: &str| {
+        config
+            .models
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.task)
+    };
+    assert_eq!(task("price"), Some(Task::Regression));
+    assert_eq!(task("iris"), Some(Task::Auto));
+    let err = load(
+        "state_dir = \"/tmp/x\"\n[models.a]\ntask = \"ranking\"\n\
+         [models.b]\ntask = \"embedding\"\nscore_output = \"p\"\n",
+        &[],
+    )
+    .expect_err("invalid");
+    assert_eq!(issues(err), ["models.a.task", "models.b.score_output"]);
 }
 
 #[test]

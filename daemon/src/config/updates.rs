@@ -50,6 +50,9 @@ pub struct HealthLimits {
     pub max_latency_ratio: f64,
     /// The previous version's accuracy on labels minus the new one's.
     pub max_accuracy_drop: f64,
+    /// For regression models: how much larger the new version's MAE may be than the previous
+    /// one's, as a ratio of it (0.25: up to 25% worse).
+    pub max_mae_increase: f64,
     /// Requests (and labelled predictions) before a judgement is made.
     pub min_samples: u64,
 }
@@ -90,6 +93,7 @@ pub(super) fn check_updates(
         max_error_rate: f.number("health_max_error_rate", 0.1, (0.0, 1.0), issues),
         max_latency_ratio: f.number("health_max_latency_ratio", 3.0, (1.0, 1000.0), issues),
         max_accuracy_drop: f.number("health_max_accuracy_drop", 0.05, (0.0, 1.0), issues),
+        max_mae_increase: f.number("health_max_mae_increase", 0.25, (0.0, 1000.0), issues),
         min_samples: f.integer("health_min_samples", 20, (1, 1_000_000), issues),
     };
     let shadow_window = f.duration(

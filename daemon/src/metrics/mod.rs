@@ -1,11 +1,13 @@
 //! On-device metrics per model and version: request windows, error counts by reason, and
-//! model quality from joined labels; plus process RSS and CPU. Rendered as Prometheus text at
+//! model quality from joined labels (classification in `quality`, regression in
+//! `regression`); plus process RSS and CPU. Rendered as Prometheus text at
 //! GET /metrics and as JSON for `edged status`.
 
 mod dropped;
 mod process;
 mod prometheus;
 pub mod quality;
+pub mod regression;
 pub mod window;
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,6 +20,7 @@ pub use dropped::DropQueue;
 pub use process::ProcessStats;
 pub use prometheus::render;
 use quality::{QualitySummary, QualityWindow};
+use regression::{RegressionSummary, RegressionWindow};
 use window::{RequestWindow, WindowSummary};
 
 use crate::config::MetricsConfig;
@@ -77,6 +80,7 @@ pub struct VersionMetrics {
     labels: AtomicU64,
     window: Mutex<RequestWindow>,
     quality: Mutex<QualityWindow>,
+    regression: Mutex<RegressionWindow>,
 }
 
 impl VersionMetrics {
@@ -101,6 +105,14 @@ impl VersionMetrics {
         lock(&self.quality).add(time_ms, rows, truth);
     }
 
+    /// Records the labelled values of one regression prediction (`count` as above).
+    pub fn record_values(&self, time_ms: u64, predicted: &[f64], truth: &[f64], count: bool) {
+        if count {
+            self.labels.fetch_add(1, Ordering::Relaxed);
+        }
+        lock(&self.regression).add(time_ms, predicted, truth);
+    }
+
     fn record_error(&self) {
         lock(&self.window).record_error(Instant::now());
     }
@@ -117,6 +129,7 @@ pub struct VersionSnapshot {
     pub labels_total: u64,
     pub window: WindowSummary,
     pub quality: Option<QualitySummary>,
+    pub regression: Option<RegressionSummary>,
 }
 
 /// All metrics of the daemon.
@@ -160,6 +173,10 @@ impl Metrics {
                     labels: AtomicU64::new(0),
                     window: Mutex::new(RequestWindow::new(self.config.window, self.origin)),
                     quality: Mutex::new(QualityWindow::new(
+                        self.config.quality_window.as_millis() as u64,
+                        self.config.max_quality_samples,
+                    )),
+                    regression: Mutex::new(RegressionWindow::new(
                         self.config.quality_window.as_millis() as u64,
                         self.config.max_quality_samples,
                     )),
@@ -217,6 +234,7 @@ impl Metrics {
                 labels_total: v.labels.load(Ordering::Relaxed),
                 window: lock(&v.window).summary(now),
                 quality: lock(&v.quality).summary(now_ms),
+                regression: lock(&v.regression).summary(now_ms),
             })
             .collect();
         out.sort_by(|a, b| (&a.model, a.version).cmp(&(&b.model, b.version)));

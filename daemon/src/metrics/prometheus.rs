@@ -166,6 +166,7 @@ pub fn render(report: &Report) -> String {
         );
     }
     quality(&mut o, report);
+    regression(&mut o, report);
     store(&mut o, report);
     dropped(&mut o, report);
     o.family(
@@ -273,6 +274,37 @@ fn quality(o: &mut Out, report: &Report) {
                 &[("model", &v.model), ("version", version)],
                 auc,
             );
+        }
+    }
+}
+
+/// MAE and RMSE of regression models, with the labelled values they average over.
+fn regression(o: &mut Out, report: &Report) {
+    let versions: Vec<_> = report
+        .versions
+        .iter()
+        .filter_map(|v| Some((v, v.regression.as_ref()?, v.version.to_string())))
+        .collect();
+    for (name, help, pick) in [
+        (
+            "edged_model_labelled_values",
+            "Labelled values of regression models in the quality window.",
+            (|r: &super::regression::RegressionSummary| r.samples as f64) as fn(&_) -> f64,
+        ),
+        (
+            "edged_model_mae",
+            "Mean absolute error of regression models, over the quality window.",
+            |r| r.mae,
+        ),
+        (
+            "edged_model_rmse",
+            "Root mean squared error of regression models, over the quality window.",
+            |r| r.rmse,
+        ),
+    ] {
+        o.family(name, "gauge", help);
+        for (v, r, version) in &versions {
+            o.sample(name, &[("model", &v.model), ("version", version)], pick(r));
         }
     }
 }

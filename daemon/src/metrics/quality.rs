@@ -19,28 +19,61 @@ pub enum Scoring {
     /// One value per class: the argmax; with two classes, the score is x1 - x0 (the ranking of
     /// the softmax probability of class 1).
     Argmax { classes: usize },
+    /// Integer class labels, one per row (a scikit-learn classifier's `label` output); the
+    /// scores of a second output with `score_width` values per row, when there is one: with
+    /// two, p1 - p0; with one, the value itself; with more, none (AUC is binary).
+    Labels { score_width: Option<usize> },
 }
 
 impl Scoring {
-    /// Number of classes a label may name.
-    pub fn classes(self) -> usize {
+    /// Number of classes a label may name (class labels may be any class value).
+    pub fn classes(self) -> Option<usize> {
         match self {
-            Self::Threshold(_) => 2,
-            Self::Argmax { classes } => classes,
+            Self::Threshold(_) => Some(2),
+            Self::Argmax { classes } => Some(classes),
+            Self::Labels { .. } => None,
         }
     }
 
     fn width(self) -> usize {
         match self {
-            Self::Threshold(_) => 1,
+            Self::Threshold(_) | Self::Labels { .. } => 1,
             Self::Argmax { classes } => classes,
         }
     }
 
-    /// Predicted class and binary score of each row of `output`.
-    pub fn rows(self, output: &ResponseTensor) -> Vec<(u32, Option<f32>)> {
+    /// Predicted class and binary score of each row of `output` (and of `scores`, the score
+    /// output of a model with class labels).
+    pub fn rows(
+        self,
+        output: &ResponseTensor,
+        scores: Option<&ResponseTensor>,
+    ) -> Vec<(u32, Option<f32>)> {
         // Integer outputs (class labels) score as numbers too.
         let values = output.data.to_f32_lossy();
+        if let Self::Labels { score_width } = self {
+            let scores = scores.map(|s| s.data.to_f32_lossy()).unwrap_or_default();
+            let width = score_width.unwrap_or(0);
+            return values
+                .iter()
+                .enumerate()
+                .map(|(i, &label)| {
+                    let row = scores.get(i * width..(i + 1) * width);
+                    let score = match (width, row) {
+                        (1, Some(r)) => Some(r[0]),
+                        (2, Some(r)) => Some(r[1] - r[0]),
+                        _ => None,
+                    };
+                    // A negative or fractional label is no class a label can name.
+                    let class = if label >= 0.0 && label.fract() == 0.0 {
+                        label as u32
+                    } else {
+                        u32::MAX
+                    };
+                    (class, score)
+                })
+                .collect();
+        }
         values
             .chunks(self.width().max(1))
             .map(|row| match self {
@@ -59,6 +92,7 @@ impl Scoring {
                     let score = (classes == 2).then(|| row[1] - row[0]);
                     (best as u32, score)
                 }
+                Self::Labels { .. } => (u32::MAX, None),
             })
             .collect()
     }
@@ -281,8 +315,36 @@ mod tests {
             datatype: "FP32".into(),
             data: vec![0.0f32, 2.0, 1.0, -1.0].into(),
         };
-        let rows = Scoring::Argmax { classes: 2 }.rows(&out);
+        let rows = Scoring::Argmax { classes: 2 }.rows(&out, None);
         assert_eq!(rows, vec![(1, Some(2.0)), (0, Some(-2.0))]);
+    }
+
+    #[test]
+    fn class_labels_come_from_one_output_and_binary_scores_from_the_other() {
+        let labels = ResponseTensor {
+            name: "label".into(),
+            shape: vec![3],
+            datatype: "INT64".into(),
+            data: vec![1i64, 0, 7].into(),
+        };
+        let probabilities = ResponseTensor {
+            name: "probabilities".into(),
+            shape: vec![3, 2],
+            datatype: "FP32".into(),
+            data: vec![0.25f32, 0.75, 0.5, 0.5, 1.0, 0.0].into(),
+        };
+        let two = Scoring::Labels {
+            score_width: Some(2),
+        };
+        assert_eq!(
+            two.rows(&labels, Some(&probabilities)),
+            vec![(1, Some(0.5)), (0, Some(0.0)), (7, Some(-1.0))]
+        );
+        let none = Scoring::Labels { score_width: None };
+        assert_eq!(
+            none.rows(&labels, None),
+            vec![(1, None), (0, None), (7, None)]
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Ground truth: a label names a stored prediction (by its id or the caller's request id) and
-//! gives one class per row; it is checked against the prediction, stored durably, and fed into
-//! the quality window of the model version that made the prediction. After a restart the
+//! gives one class per row (a classifier's) or one number per output value (a regression
+//! model's: `"label": 3.7`, or a list, rows × targets); it is checked against the prediction,
+//! stored durably, and fed into the quality window of the model version that made the
+//! prediction. A model without truth (an embedder) refuses labels. After a restart the
 //! windows are rebuilt from the labels in the buffer.
 
 use serde::Deserialize;
@@ -8,11 +10,11 @@ use serde::Deserialize;
 use super::reply::{json_error, store_error, too_large};
 use super::{ApiError, LabelReply, MAX_REQUEST_ID, Service};
 use crate::metrics::ErrorKind;
-use crate::registry::ServedModel;
+use crate::registry::{ServedModel, Truth};
 use crate::store::{LabelTarget, PredictionRecord, StoreError};
 
 /// A label as sent by a caller: the prediction (by its id or by the `id` the caller gave the
-/// inference request) and one class per row of that prediction.
+/// inference request) and its truth, read by the model's [`Truth`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LabelRequest {
@@ -20,14 +22,35 @@ struct LabelRequest {
     prediction_id: Option<serde_json::Value>,
     #[serde(default)]
     request_id: Option<String>,
-    label: LabelValue,
+    label: serde_json::Value,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum LabelValue {
-    One(u32),
-    Rows(Vec<u32>),
+/// Classes: one non-negative integer or a list of them; values: one finite number or a list.
+fn read_label(truth: &Truth, label: &serde_json::Value) -> Result<(Vec<u32>, Vec<f64>), String> {
+    let items: Vec<&serde_json::Value> = match label {
+        serde_json::Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    match truth {
+        Truth::Classes { .. } => items
+            .iter()
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|c| u32::try_from(c).ok())
+                    .ok_or_else(|| format!("class {v} is not a non-negative integer"))
+            })
+            .collect::<Result<_, _>>()
+            .map(|classes| (classes, Vec::new())),
+        Truth::Values { .. } => items
+            .iter()
+            .map(|v| {
+                v.as_f64()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| format!("value {v} is not a finite number"))
+            })
+            .collect::<Result<_, _>>()
+            .map(|values| (Vec::new(), values)),
+    }
 }
 
 impl Service {
@@ -51,7 +74,7 @@ impl Service {
             if err.kind == ErrorKind::BadInput {
                 err.kind = ErrorKind::BadLabel;
                 err.message = format!(
-                    "{}; a label is {{\"prediction_id\": \"42\" or \"request_id\": \"..\", \"label\": 1 or [1, 0, ..]}}",
+                    "{}; a label is {{\"prediction_id\": \"42\" or \"request_id\": \"..\", \"label\": 1 or [1, 0, ..] (classes) or 3.7 or [3.7, ..] (values)}}",
                     err.message
                 );
             }
@@ -70,42 +93,59 @@ impl Service {
                 ));
             }
         };
-        let classes = match request.label {
-            LabelValue::One(c) => vec![c],
-            LabelValue::Rows(rows) => rows,
-        };
-        let Some((output, scoring)) = served.scoring.clone() else {
+        let Some(truth) = served.truth.clone() else {
             return Err(ApiError::new(
                 ErrorKind::BadLabel,
-                format!("model '{}' has no class output to label", served.name),
+                format!(
+                    "model '{}' takes no labels (no class or value output: task \"embedding\")",
+                    served.name
+                ),
             ));
         };
-        let check = |p: &PredictionRecord, classes: &[u32]| -> Result<(), String> {
+        let (classes, values) = read_label(&truth, &request.label)
+            .map_err(|m| ApiError::new(ErrorKind::BadLabel, m))?;
+        let labelled = classes.len().max(values.len());
+        let check = |p: &PredictionRecord| -> Result<(), String> {
+            let output = truth.output();
             let out = p
                 .outputs
                 .iter()
                 .find(|o| o.name == output)
                 .ok_or_else(|| format!("prediction {} has no output '{output}'", p.id))?;
-            let rows = out.shape.first().copied().unwrap_or(1);
-            if classes.len() != rows {
+            let expected = match &truth {
+                Truth::Classes { .. } => out.shape.first().copied().unwrap_or(1),
+                Truth::Values { .. } => out.shape.iter().product(),
+            };
+            if labelled != expected {
+                let what = match &truth {
+                    Truth::Classes { .. } => "row(s), one class each",
+                    Truth::Values { .. } => "value(s) (rows × targets)",
+                };
                 return Err(format!(
-                    "prediction {} has {rows} row(s) but the label gives {} class(es)",
-                    p.id,
-                    classes.len()
+                    "prediction {} has {expected} {what}, but the label gives {labelled}",
+                    p.id
                 ));
             }
-            if let Some(bad) = classes.iter().find(|&&c| c as usize >= scoring.classes()) {
+            if let Truth::Classes { scoring, .. } = &truth
+                && let Some(n) = scoring.classes()
+                && let Some(bad) = classes.iter().find(|&&c| c as usize >= n)
+            {
                 return Err(format!(
-                    "class {bad} is out of range: model '{}' has {} classes",
-                    p.model,
-                    scoring.classes()
+                    "class {bad} is out of range: model '{}' has {n} classes",
+                    p.model
                 ));
             }
             Ok(())
         };
         let outcome = self
             .store
-            .put_label(&served.name, &target, classes, check)
+            .put_label(
+                &served.name,
+                &target,
+                classes.clone(),
+                values.clone(),
+                check,
+            )
             .await
             .map_err(|e| match e {
                 StoreError::UnknownPrediction { .. } => {
@@ -135,16 +175,25 @@ impl Service {
         let Some(served) = self.registry.get(&p.model) else {
             return;
         };
-        let Some((output, scoring)) = &served.scoring else {
+        let Some(truth) = &served.truth else {
             return;
         };
-        let Some(out) = p.outputs.iter().find(|o| o.name == *output) else {
+        let find = |name: &str| p.outputs.iter().find(|o| o.name == name);
+        let Some(out) = find(truth.output()) else {
             return;
         };
-        let rows = scoring.rows(out);
-        self.metrics
-            .version(&p.model, p.version, &p.device)
-            .record_label(label.time_ms, &rows, &label.classes, count);
+        let metrics = self.metrics.version(&p.model, p.version, &p.device);
+        match truth {
+            Truth::Classes {
+                scores, scoring, ..
+            } => {
+                let rows = scoring.rows(out, scores.as_deref().and_then(find));
+                metrics.record_label(label.time_ms, &rows, &label.classes, count);
+            }
+            Truth::Values { .. } => {
+                metrics.record_values(label.time_ms, &out.data.to_f64(), &label.values, count);
+            }
+        }
     }
 
     /// Rebuilds the quality windows from the labels in the buffer (after a restart).

@@ -26,8 +26,18 @@ pub fn to_json(report: &Report, ready: bool) -> Value {
         .versions
         .iter()
         .map(|v| {
+            let regression = v.regression.as_ref().map(|r| {
+                json!({
+                    "task": "regression",
+                    "labelled_values": r.samples,
+                    "mae": r.mae,
+                    "rmse": r.rmse,
+                    "non_finite_predictions": r.non_finite,
+                })
+            });
             let quality = v.quality.as_ref().map(|q| {
                 json!({
+                    "task": "classification",
                     "labelled_rows": q.samples,
                     "accuracy": q.accuracy,
                     "macro_precision": q.macro_avg.precision,
@@ -54,7 +64,7 @@ pub fn to_json(report: &Report, ready: bool) -> Value {
                     "error_ratio": v.window.error_ratio(),
                     "latency_seconds": v.window.latency.map(|[p50, p95, p99]| json!({"p50": p50, "p95": p95, "p99": p99})),
                 },
-                "quality": quality,
+                "quality": quality.or(regression),
             })
         })
         .collect();

@@ -62,10 +62,20 @@ impl Store {
                     outputs: p.outputs.into_iter().map(wire_tensor).collect(),
                     inputs: p.inputs.map(|i| i.into_iter().map(wire_tensor).collect()),
                 }),
-                Some(b'L') => self.label(id)?.map(|l| Entry::Label {
-                    id,
-                    time_ms: l.time_ms,
-                    classes: l.classes,
+                Some(b'L') => self.label(id)?.map(|l| {
+                    if l.values.is_empty() {
+                        Entry::Label {
+                            id,
+                            time_ms: l.time_ms,
+                            classes: l.classes,
+                        }
+                    } else {
+                        Entry::Values {
+                            id,
+                            time_ms: l.time_ms,
+                            values: l.values,
+                        }
+                    }
                 }),
                 _ => None,
             };

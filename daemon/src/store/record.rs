@@ -33,12 +33,16 @@ pub struct PredictionRecord {
     pub inputs: Option<Vec<ResponseTensor>>,
 }
 
-/// The ground truth for a prediction: one class per row of its batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The ground truth for a prediction: one class per row of its batch (a classifier's), or one
+/// value per value of its output (a regression model's); the other list is empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelRecord {
     /// Unix time in milliseconds when the label arrived.
     pub time_ms: u64,
+    #[serde(default)]
     pub classes: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<f64>,
 }
 
 pub const PREDICTION: u8 = b'p';

@@ -33,7 +33,7 @@ fn record(store: &Store, correlation: Option<&str>) -> PredictionRecord {
     }
 }
 
-fn any_label(_: &PredictionRecord, _: &[u32]) -> std::result::Result<(), String> {
+fn any_label(_: &PredictionRecord) -> std::result::Result<(), String> {
     Ok(())
 }
 
@@ -76,24 +76,28 @@ async fn replayed_label_is_accepted_once_and_a_different_one_conflicts() {
         store.put_prediction(p).await.expect("put");
         let target = LabelTarget::Id(id);
         let first = store
-            .put_label("m", &target, vec![1], any_label)
+            .put_label("m", &target, vec![1], vec![], any_label)
             .await
             .expect("label");
         assert!(first.new);
         let replay = store
-            .put_label("m", &target, vec![1], any_label)
+            .put_label("m", &target, vec![1], vec![], any_label)
             .await
             .expect("replay");
         assert!(!replay.new);
-        let conflict = store.put_label("m", &target, vec![0], any_label).await;
+        let conflict = store
+            .put_label("m", &target, vec![0], vec![], any_label)
+            .await;
         assert!(matches!(conflict, Err(StoreError::LabelConflict { .. })));
-        let other_model = store.put_label("other", &target, vec![1], any_label).await;
+        let other_model = store
+            .put_label("other", &target, vec![1], vec![], any_label)
+            .await;
         assert!(matches!(
             other_model,
             Err(StoreError::UnknownPrediction { .. })
         ));
         let unknown = store
-            .put_label("m", &LabelTarget::Id(id + 1000), vec![1], any_label)
+            .put_label("m", &LabelTarget::Id(id + 1000), vec![1], vec![], any_label)
             .await;
         assert!(matches!(unknown, Err(StoreError::UnknownPrediction { .. })));
     })
@@ -117,7 +121,7 @@ async fn quota_evicts_unlabelled_oldest_first_then_labelled_and_counts_survive_r
                 all.push(id);
                 if i % 10 == 0 {
                     store
-                        .put_label("m", &LabelTarget::Id(id), vec![1], any_label)
+                        .put_label("m", &LabelTarget::Id(id), vec![1], vec![], any_label)
                         .await
                         .expect("label");
                     labelled.push(id);

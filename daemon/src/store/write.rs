@@ -92,7 +92,8 @@ impl Store {
         model: &str,
         target: &LabelTarget,
         classes: Vec<u32>,
-        check: impl Fn(&PredictionRecord, &[u32]) -> std::result::Result<(), String>,
+        values: Vec<f64>,
+        check: impl Fn(&PredictionRecord) -> std::result::Result<(), String>,
     ) -> Result<LabelOutcome> {
         let unknown = || StoreError::UnknownPrediction {
             model: model.to_string(),
@@ -113,10 +114,11 @@ impl Store {
             Some((p, _)) if p.model == model => p,
             _ => return Err(unknown()),
         };
-        check(&prediction, &classes).map_err(StoreError::BadLabel)?;
+        check(&prediction).map_err(StoreError::BadLabel)?;
         let label = LabelRecord {
             time_ms: now_ms(),
             classes,
+            values,
         };
         let value = serde_json::to_vec(&label).map_err(|e| StoreError::BadLabel(e.to_string()))?;
         let lkey = id_key(LABEL, id);
@@ -135,7 +137,7 @@ impl Store {
                     reason: e.to_string(),
                 })?
                 .ok_or_else(unknown)?;
-            if existing.classes == label.classes {
+            if existing.classes == label.classes && existing.values == label.values {
                 return Ok(LabelOutcome {
                     prediction,
                     label: existing,

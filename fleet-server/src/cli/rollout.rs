@@ -63,6 +63,10 @@ pub enum RolloutCommand {
         /// Halt when a device's accuracy on labels drops more than this below the version it ran before.
         #[arg(long)]
         max_accuracy_drop: Option<f64>,
+        /// Halt when a regression model's MAE on a device grows more than this ratio over the
+        /// version it ran before (0.25 = 25% worse).
+        #[arg(long)]
+        max_mae_increase: Option<f64>,
         /// A device silent for this long does not hold its wave back; it catches up later.
         #[arg(long, value_parser = duration, default_value = "5m")]
         offline_after: Duration,
@@ -120,6 +124,7 @@ async fn call(client: &AdminClient, command: &RolloutCommand) -> Result<String, 
             max_error_rate,
             max_p95_latency,
             max_accuracy_drop,
+            max_mae_increase,
             offline_after,
         } => {
             let spec = RolloutSpec {
@@ -131,6 +136,7 @@ async fn call(client: &AdminClient, command: &RolloutCommand) -> Result<String, 
                 max_error_rate: *max_error_rate,
                 max_p95_ms: max_p95_latency.map(|d| d.as_secs_f64() * 1e3),
                 max_accuracy_drop: *max_accuracy_drop,
+                max_mae_increase: *max_mae_increase,
                 offline_after_ms: offline_after.as_millis() as u64,
             };
             let answer = client.create_rollout(&spec).await?;

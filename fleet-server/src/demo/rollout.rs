@@ -33,6 +33,7 @@ pub(super) async fn roll_out(
         max_error_rate: Some(0.05),
         max_p95_ms: None,
         max_accuracy_drop: Some(0.05),
+        max_mae_increase: None,
         offline_after_ms: 60000,
     };
     let id = fleet.admin.create_rollout(&spec).await?.rollout.id;

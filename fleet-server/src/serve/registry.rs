@@ -205,7 +205,7 @@ impl Registry {
         for entry in entries {
             let (kind, id) = match entry {
                 Entry::Prediction { id, .. } => (b'P', *id),
-                Entry::Label { id, .. } => (b'L', *id),
+                Entry::Label { id, .. } | Entry::Values { id, .. } => (b'L', *id),
             };
             let mut key = Vec::with_capacity(device.len() + 10);
             key.extend_from_slice(device.as_bytes());
@@ -269,7 +269,10 @@ impl Registry {
                 Some(b) => match decode_record(&label_key, &b) {
                     Ok(Entry::Label {
                         time_ms, classes, ..
-                    }) => Some((time_ms, classes)),
+                    }) => Some((time_ms, serde_json::json!(classes))),
+                    Ok(Entry::Values {
+                        time_ms, values, ..
+                    }) => Some((time_ms, serde_json::json!(values))),
                     _ => None,
                 },
                 None => None,

@@ -40,6 +40,10 @@ pub struct RolloutSpec {
     pub max_p95_ms: Option<f64>,
     #[serde(default)]
     pub max_accuracy_drop: Option<f64>,
+    /// For regression models: the most a device's MAE may grow over the version it ran
+    /// before, as a ratio of it (0.25 = 25% worse).
+    #[serde(default)]
+    pub max_mae_increase: Option<f64>,
     /// A device not heard from for this long does not hold its wave back; it gets the new
     /// version when it returns (its desired state is waiting for it).
     #[serde(default = "default_offline_after")]
@@ -91,10 +95,15 @@ pub fn check_spec(spec: &RolloutSpec) -> std::result::Result<(), String> {
     if spec.waves.is_empty() || !increasing || !in_range || spec.waves.last() != Some(&100.0) {
         return Err("waves must be increasing percentages in (0, 100] ending at 100".into());
     }
-    let bad_limit = [spec.max_error_rate, spec.max_p95_ms, spec.max_accuracy_drop]
-        .into_iter()
-        .flatten()
-        .any(|x| !x.is_finite() || x < 0.0);
+    let bad_limit = [
+        spec.max_error_rate,
+        spec.max_p95_ms,
+        spec.max_accuracy_drop,
+        spec.max_mae_increase,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|x| !x.is_finite() || x < 0.0);
     if bad_limit {
         return Err("gate limits must be non-negative numbers".into());
     }
@@ -298,6 +307,17 @@ fn failed_gate(registry: &Registry, rollout: &Rollout) -> Result<Option<String>>
             {
                 return Ok(Some(format!(
                     "accuracy {after:.3} against {before:.3} before (drop > {max}) on {id}"
+                )));
+            }
+        }
+        if let (Some(max), Some(old)) = (spec.max_mae_increase, old) {
+            let mae = |m: &Value| m["quality"]["mae"].as_f64();
+            if let (Some(before), Some(after)) = (mae(old), mae(new))
+                && after > before * (1.0 + max)
+            {
+                return Ok(Some(format!(
+                    "MAE {after:.4} against {before:.4} before (more than {:.0}% worse) on {id}",
+                    max * 100.0
                 )));
             }
         }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use edge_model::format::{DataType, Op};
 use fleet::import::{ImportError, onnx};
-use onnx_ir::{Message, ModelProto};
+use onnx_ir::ModelProto;
 
 fn path(name: &str) -> PathBuf {
     super::fixtures().join(format!("classical/{name}.onnx"))
@@ -56,13 +56,7 @@ fn a_zipmap_at_a_graph_output_is_removed_and_its_probabilities_become_the_output
 
 /// The fixture's protobuf, changed by `edit`, written to a temporary file.
 fn edited(name: &str, edit: impl FnOnce(&mut ModelProto)) -> (tempfile::TempDir, PathBuf) {
-    let bytes = std::fs::read(path(name)).expect("fixture");
-    let mut proto = ModelProto::parse_from_bytes(&bytes).expect("parse");
-    edit(&mut proto);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join(format!("{name}.onnx"));
-    std::fs::write(&file, proto.write_to_bytes().expect("write")).expect("save");
-    (dir, file)
+    super::edited(&path(name), edit)
 }
 
 #[test]

@@ -149,6 +149,15 @@ fn claimed(op: &str) -> bool {
 }
 
 /// Imports, loads and runs one case on `device`, and compares every output.
+/// Node cases whose package reference contradicts the ONNX spec: checked against ONNX
+/// Runtime 1.32's outputs instead, recorded in `fixtures/onnx/conformance/CASE/` by
+/// `fixtures/make_quantized.py`. ONNX 1.19's reference QLinearMatMul wraps an int8 result
+/// that overflows (-236 becomes 20) where the spec saturates it (-128), as ONNX Runtime does.
+pub const REFERENCE_FIXES: &[&str] = &[
+    "test_qlinearmatmul_2D_int8_float16",
+    "test_qlinearmatmul_2D_int8_float32",
+];
+
 pub fn run_case(case: &Case, device: Device) -> Outcome {
     match try_case(case, device) {
         Ok(()) => Outcome::Pass,
@@ -178,6 +187,12 @@ fn try_case(case: &Case, device: Device) -> Result<(), Outcome> {
     let mut expected: Vec<HostTensor> = Vec::new();
     for i in 0..converted.spec.outputs.len() {
         let path = match &case.data {
+            Some(_) if REFERENCE_FIXES.contains(&case.name.as_str()) => {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../fixtures/onnx/conformance")
+                    .join(&case.name)
+                    .join(format!("output_{i}.pb"))
+            }
             Some(data) => data.join(format!("output_{i}.pb")),
             None => model_path.with_file_name(format!("{}_output_{i}.pb", case.name)),
         };
@@ -298,7 +313,9 @@ pub fn render_doc(cpu: &Suite, gpu: &Suite) -> String {
          `UPDATE_OPS_DOC=1 cargo test --test onnx_conformance`.\n\n\
          A case counts when every op of its graph is claimed. It passes when every output \
          matches the package's reference (numpy allclose, rtol 1e-3, atol 1e-5; integers and \
-         booleans exactly), or is refused at import with the op or attribute named. An op's \
+         booleans exactly; ONNX Runtime's output for the two int8 QLinearMatMul cases whose \
+         reference wraps where the spec saturates: `REFERENCE_FIXES` in \
+         `fleet-server/tests/conformance/mod.rs`), or is refused at import with the op or attribute named. An op's \
          attributes outside its list are refused at import, never ignored. onnx-ir parses \
          opsets 1 to 24; \"opsets\" lists those of the passing cases.\n\n\
          Element types: FP32; FP16 (widened to f32 at load, rounded back on output); FP64 \

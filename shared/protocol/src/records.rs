@@ -37,6 +37,14 @@ pub enum Entry {
         time_ms: u64,
         classes: Vec<u32>,
     },
+    /// A regression model's label: one value per value of the prediction's output. A variant
+    /// of its own (added last, so older batches decode unchanged).
+    Values {
+        /// The prediction's id.
+        id: u64,
+        time_ms: u64,
+        values: Vec<f64>,
+    },
 }
 
 /// A batch of records, acknowledged by the fleet by `batch_id`.

@@ -69,6 +69,11 @@ fn batch(n: u64) -> RecordBatch {
                     time_ms: 1_790_000_100_000 + i,
                     classes: vec![(i % 4) as u32],
                 },
+                Entry::Values {
+                    id: 2000 + i,
+                    time_ms: 1_790_000_200_000 + i,
+                    values: vec![i as f64 * 0.1 - 3.7, f64::from(u32::MAX) + 0.5],
+                },
             ]
         })
         .collect();

@@ -1,6 +1,7 @@
 //! The health window after a switch: the box watches the new version's own numbers against
 //! the version it replaced — error ratio of its requests, p95 latency relative to the previous
-//! version's, accuracy on labels relative to the previous version's — and rolls back by itself
+//! version's, accuracy on labels relative to the previous version's (MAE, for a regression
+//! model) — and rolls back by itself
 //! when one is out of bounds, fleet or no fleet. Nothing is judged before `min_samples`
 //! requests (or labelled predictions, for accuracy) have been seen. A version that passes
 //! the window is committed; one that fails is switched back and its manifest marked failed.
@@ -70,6 +71,22 @@ pub fn judge(
             ),
         ));
     }
+    if let (Some(r), Some(r_before)) = (&now.regression, before.and_then(|b| b.regression.as_ref()))
+        && r.samples >= limits.min_samples
+        && r_before.samples >= limits.min_samples
+        && r.mae > r_before.mae * (1.0 + limits.max_mae_increase)
+    {
+        return Some((
+            "health_mae",
+            format!(
+                "MAE {:.4} on {} labelled values against {:.4} before (more than {}% worse)",
+                r.mae,
+                r.samples,
+                r_before.mae,
+                limits.max_mae_increase * 100.0
+            ),
+        ));
+    }
     None
 }
 
@@ -108,5 +125,72 @@ impl Updater {
             )
             .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::regression::RegressionSummary;
+    use crate::metrics::window::WindowSummary;
+
+    fn version(version: u64, mae: f64) -> VersionSnapshot {
+        VersionSnapshot {
+            model: "m".into(),
+            version,
+            device: "cpu".into(),
+            active: true,
+            predictions_total: 100,
+            labels_total: 100,
+            window: WindowSummary {
+                seconds: 60.0,
+                requests: 100,
+                errors: 0,
+                latency: Some([1e-3, 2e-3, 3e-3]),
+            },
+            quality: None,
+            regression: Some(RegressionSummary {
+                samples: 50,
+                mae,
+                rmse: mae * 1.2,
+                non_finite: 0,
+            }),
+        }
+    }
+
+    fn report(before: f64, after: f64) -> Report {
+        Report {
+            versions: vec![version(1, before), version(2, after)],
+            errors: Default::default(),
+            dropped: Default::default(),
+            store: Default::default(),
+            process: Default::default(),
+            uptime: std::time::Duration::from_secs(60),
+            window: std::time::Duration::from_secs(60),
+            durable_ack: true,
+        }
+    }
+
+    fn limits() -> HealthLimits {
+        HealthLimits {
+            max_error_rate: 0.1,
+            max_latency_ratio: 3.0,
+            max_accuracy_drop: 0.05,
+            max_mae_increase: 0.25,
+            min_samples: 20,
+        }
+    }
+
+    #[test]
+    fn a_regression_version_whose_mae_grew_past_the_limit_is_unhealthy() {
+        let verdict = judge(&report(2.0, 2.6), "m", 2, 1, &limits());
+        assert_eq!(verdict.map(|(reason, _)| reason), Some("health_mae"));
+    }
+
+    #[test]
+    fn a_regression_version_within_the_mae_limit_is_healthy() {
+        assert_eq!(judge(&report(2.0, 2.4), "m", 2, 1, &limits()), None);
+        // Better is always fine.
+        assert_eq!(judge(&report(2.0, 0.5), "m", 2, 1, &limits()), None);
     }
 }

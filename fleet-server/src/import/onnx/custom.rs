@@ -8,6 +8,9 @@
 //! streaming and bidirectional models use. The ONNX spec of these ops is what we implement;
 //! the node keeps its op type, so errors and `docs/ops.md` name it as the file does.
 //!
+//! ConvInteger, QLinearConv and DynamicQuantizeLinear are rerouted the same way: onnx-ir 0.22
+//! parses them as placeholders without their attributes; `ops::quant` lowers them.
+//!
 //! The classical-ML ops of `ai.onnx.ml` need no rerouting: onnx-ir has no processors for that
 //! domain and keeps its nodes as custom nodes already; [`Hooks`] declares their output types
 //! ([`ML_OPS`]) and `ops::ml` / `ops::trees` lower them.
@@ -20,6 +23,7 @@ use onnx_ir::{
 };
 
 use super::ops::ml::ML_DOMAIN;
+use super::ops::quant::REROUTED as QUANT;
 
 /// The domain the rerouted nodes are parsed in.
 pub(super) const DOMAIN: &str = "edge.gateway";
@@ -65,7 +69,10 @@ fn reroute_graph(graph: &mut GraphProto) -> bool {
     let mut any = false;
     for node in &mut graph.node {
         let standard = node.domain.is_empty() || node.domain == "ai.onnx";
-        if standard && REROUTED.iter().any(|(op, _)| *op == node.op_type) {
+        if standard
+            && (REROUTED.iter().any(|(op, _)| *op == node.op_type)
+                || QUANT.contains(&node.op_type.as_str()))
+        {
             node.domain = DOMAIN.to_string();
             any = true;
         }
@@ -93,9 +100,8 @@ impl Hooks {
 
 impl CustomOpInference for Hooks {
     fn coverage(&self, op_type: &str, domain: &str, _opset: usize) -> HookCoverage {
-        if (domain == DOMAIN && REROUTED.iter().any(|(op, _)| *op == op_type))
-            || (domain == ML_DOMAIN && ML_OPS.contains(&op_type))
-        {
+        let ours = REROUTED.iter().any(|(op, _)| *op == op_type) || QUANT.contains(&op_type);
+        if (domain == DOMAIN && ours) || (domain == ML_DOMAIN && ML_OPS.contains(&op_type)) {
             HookCoverage::Covered
         } else {
             HookCoverage::Missing(MissingReason::NoHook)
@@ -108,6 +114,9 @@ impl CustomOpInference for Hooks {
         }
         if node.domain != DOMAIN {
             return Ok(None);
+        }
+        if QUANT.contains(&node.op_type.as_str()) {
+            return quant_types(node).map(Some);
         }
         let Some((_, ranks)) = REROUTED.iter().find(|(op, _)| *op == node.op_type) else {
             return Ok(None);
@@ -129,6 +138,43 @@ impl CustomOpInference for Hooks {
                 .collect(),
         ))
     }
+}
+
+/// Output types of the rerouted quantized ops, by the ONNX spec: ConvInteger's INT32,
+/// QLinearConv's in its `y_zero_point`'s type, DynamicQuantizeLinear's UINT8 values with
+/// their FP32 scale and UINT8 zero point (scalars).
+fn quant_types(node: &CustomNode) -> Result<Vec<ArgType>, ProcessError> {
+    let rank = match node.inputs.first().map(|a| &a.ty) {
+        Some(ArgType::Tensor(t)) => t.rank,
+        _ => {
+            return Err(ProcessError::Custom(format!(
+                "{} '{}': x must be a tensor",
+                node.op_type, node.name
+            )));
+        }
+    };
+    let tensor = |dtype: DType| ArgType::Tensor(TensorType::new(dtype, rank, None));
+    Ok(match node.op_type.as_str() {
+        "ConvInteger" => vec![tensor(DType::I32)],
+        "QLinearConv" => {
+            let zero = node
+                .inputs
+                .get(7)
+                .map(|a| a.ty.elem_type())
+                .ok_or_else(|| {
+                    ProcessError::Custom(format!(
+                        "QLinearConv '{}': y_zero_point is missing",
+                        node.name
+                    ))
+                })?;
+            vec![tensor(zero)]
+        }
+        _ => vec![
+            tensor(DType::U8),
+            ArgType::ScalarTensor(DType::F32),
+            ArgType::ScalarTensor(DType::U8),
+        ],
+    })
 }
 
 /// Output types of the `ai.onnx.ml` ops, by the ONNX-ML spec.

@@ -113,6 +113,16 @@ const TREE_REGRESSOR: &[&str] = &[
 const TREE_NOTE: &str = "all node modes (NaN by nodes_missing_value_tracks_true), aggregate functions, post transforms and base values, as ONNX Runtime computes them; walked on the host CPU on every device (flat arrays, blocks of 256 rows on rayon's pool)";
 const ML_NOTE: &str = "runs on the host CPU on every device, as ONNX Runtime computes it";
 
+const QUANT_NOTE: &str = "INT8 and UINT8, per tensor or per axis; run as dequantized float arithmetic on the model's device, so a value at a rounding boundary can land one quantization step from ONNX Runtime's integer kernels; blocked, 16-bit, 4-bit and float8 forms refused";
+const CONV_ATTRS: &[&str] = &[
+    "auto_pad",
+    "dilations",
+    "group",
+    "kernel_shape",
+    "pads",
+    "strides",
+];
+
 /// Every op type the importer accepts (Conv and the pools in 1-D and 2-D; the spatial rank is
 /// checked after parsing).
 pub const CLAIMS: &[Claim] = &[
@@ -134,6 +144,13 @@ pub const CLAIMS: &[Claim] = &[
         ],
     )
     .note("3-D and 4-D, boolean or float masks (padded when shorter than the keys), causal, softcap, grouped-query heads; also what onnx-ir fuses decomposed attention into; computed in f32; past_key/past_value (a KV cache), nonpad_kv_seqlen and the present_key, present_value and qk_matmul outputs refused"),
+    claim("QuantizeLinear", &["axis", "block_size", "output_dtype", "saturate"]).note(QUANT_NOTE),
+    claim("DequantizeLinear", &["axis", "block_size", "output_dtype"]).note(QUANT_NOTE),
+    claim("DynamicQuantizeLinear", &[]).note("UINT8, as ONNX Runtime computes it (scale 1 for an all-zero input)"),
+    claim("MatMulInteger", &[]).note("accumulated in f32: exact while partial sums stay under 2^24"),
+    claim("ConvInteger", CONV_ATTRS).note("1-D and 2-D; accumulated in f32: exact while partial sums stay under 2^24"),
+    claim("QLinearMatMul", &[]).note(QUANT_NOTE),
+    claim("QLinearConv", CONV_ATTRS).note(QUANT_NOTE),
     claim("LSTM", RECURRENT_LSTM).note(RECURRENT_NOTE),
     claim("GRU", RECURRENT_GRU).note(RECURRENT_NOTE),
     claim("RNN", RECURRENT).note(RECURRENT_NOTE),

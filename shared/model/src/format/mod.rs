@@ -15,7 +15,8 @@
 //! values produced before it, which rules out cycles.
 //!
 //! Here: the format's version, file names and limits. The graph types are in `graph`, the
-//! operations in `op` (their attribute enums in `op_params`, the classical-ML ops' in `ml`, what each declares about itself
+//! operations in `op` (their attribute enums in `op_params`, the classical-ML ops' in `ml`,
+//! the quantized ops' in `quant`, what each declares about itself
 //! in `op_meta`), the structural checks in `validate`, reading and writing `model.json`
 //! (with the version check) in `file`.
 
@@ -25,6 +26,7 @@ mod ml;
 mod op;
 mod op_meta;
 mod op_params;
+mod quant;
 mod sequence;
 mod validate;
 
@@ -38,6 +40,7 @@ pub use op_params::{
     AutoPad, BinaryFn, CoordinateMode, NearestMode, PadMode, ReduceFn, ResizeMode,
     ScatterReduction, UnaryFn, VariadicFn, WindowKind,
 };
+pub use quant::{ConvAttrs, quantized_range, quantized_type};
 pub use sequence::{Activation, Direction, Equation, RecurrentCell, RecurrentInputs, Subscripts};
 
 /// The format version this build writes and reads.

@@ -10,6 +10,7 @@ use super::op_params::{
     AutoPad, BinaryFn, CoordinateMode, NearestMode, PadMode, ReduceFn, ResizeMode,
     ScatterReduction, UnaryFn, VariadicFn, WindowKind,
 };
+use super::quant::ConvAttrs;
 use super::sequence::{Activation, Direction, RecurrentCell, RecurrentInputs};
 
 /// The operations the executor runs, with attributes normalised at import (ONNX opset
@@ -443,5 +444,32 @@ pub enum Op {
         onesided: bool,
         axis: usize,
         length: Option<usize>,
+    },
+    /// ONNX QuantizeLinear `(x, scale, zero_point)`: `saturate(round_half_even(x / scale) +
+    /// zero_point)` in `to`; a 1-D scale and zero point apply along `axis`.
+    QuantizeLinear {
+        axis: i64,
+        to: super::DataType,
+    },
+    /// ONNX DequantizeLinear `(x, scale, zero_point)`: `(x - zero_point) · scale`.
+    DequantizeLinear {
+        axis: i64,
+    },
+    /// ONNX DynamicQuantizeLinear `x` → UINT8 `y`, its scale and zero point (from x's range).
+    DynamicQuantizeLinear,
+    /// ONNX MatMulInteger `(A, B, a_zero_point, b_zero_point)` → INT32 `(A - a_zp)(B - b_zp)`.
+    MatMulInteger,
+    /// ONNX ConvInteger `(x, w, x_zero_point, w_zero_point)` → the INT32 convolution.
+    ConvInteger {
+        conv: ConvAttrs,
+    },
+    /// ONNX QLinearMatMul `(a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp)`.
+    QLinearMatMul {
+        to: super::DataType,
+    },
+    /// ONNX QLinearConv `(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?)`.
+    QLinearConv {
+        conv: ConvAttrs,
+        to: super::DataType,
     },
 }

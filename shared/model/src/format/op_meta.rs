@@ -111,6 +111,13 @@ impl Op {
             Op::MelWeightMatrix { .. } => "MelWeightMatrix",
             Op::Stft { .. } => "STFT",
             Op::Dft { .. } => "DFT",
+            Op::QuantizeLinear { .. } => "QuantizeLinear",
+            Op::DequantizeLinear { .. } => "DequantizeLinear",
+            Op::DynamicQuantizeLinear => "DynamicQuantizeLinear",
+            Op::MatMulInteger => "MatMulInteger",
+            Op::ConvInteger { .. } => "ConvInteger",
+            Op::QLinearMatMul { .. } => "QLinearMatMul",
+            Op::QLinearConv { .. } => "QLinearConv",
         }
     }
 
@@ -155,6 +162,12 @@ impl Op {
             | Op::Scaler { .. }
             | Op::Imputer { .. } => float || int,
             Op::Window { .. } | Op::MelWeightMatrix { .. } => int,
+            Op::QuantizeLinear { .. } | Op::DynamicQuantizeLinear => float,
+            Op::DequantizeLinear { .. }
+            | Op::MatMulInteger
+            | Op::ConvInteger { .. }
+            | Op::QLinearMatMul { .. }
+            | Op::QLinearConv { .. } => int,
             Op::LabelEncoder { keys, .. } => match keys {
                 super::Labels::Ints(_) => int,
                 super::Labels::Floats(_) => float,
@@ -239,6 +252,11 @@ impl Op {
             Op::MelWeightMatrix { .. } => (5, 5),
             Op::Stft { window, .. } => (1 + usize::from(*window), 1 + usize::from(*window)),
             Op::OneHot { .. } | Op::ScatterND { .. } | Op::ScatterElements { .. } => (3, 3),
+            // The importer supplies absent zero points as zeros: every input is present.
+            Op::QuantizeLinear { .. } | Op::DequantizeLinear { .. } => (3, 3),
+            Op::MatMulInteger | Op::ConvInteger { .. } => (4, 4),
+            Op::QLinearMatMul { .. } => (8, 8),
+            Op::QLinearConv { .. } => (8, 9),
             Op::InstanceNormalization { .. } | Op::GroupNormalization { .. } => (3, 3),
             _ => (1, 1),
         }
@@ -246,7 +264,8 @@ impl Op {
 
     /// How many outputs the op produces: one, except Split and If (their `outputs`), TopK
     /// (the values and their indices), the recurrent cells (Y, Y_h, and Y_c for an LSTM), a
-    /// LayerNormalization asked for its statistics, and the classifiers (labels, scores).
+    /// LayerNormalization asked for its statistics, the classifiers (labels, scores) and
+    /// DynamicQuantizeLinear (values, scale, zero point).
     pub fn output_count(&self) -> usize {
         match self {
             Op::Split { outputs, .. } => *outputs,
@@ -256,6 +275,7 @@ impl Op {
             Op::LayerNormalization { stats: true, .. } => 3,
             Op::TreeEnsemble { trees } if trees.classes.is_some() => 2,
             Op::LinearClassifier { .. } => 2,
+            Op::DynamicQuantizeLinear => 3,
             _ => 1,
         }
     }

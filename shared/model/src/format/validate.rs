@@ -244,6 +244,12 @@ impl Op {
             Op::Dft { length, .. } if length.is_some_and(|l| l == 0 || l > 1 << 16) => {
                 Err("DFT length must be 1 to 65536".into())
             }
+            Op::QuantizeLinear { to, .. } | Op::QLinearMatMul { to } => super::quantized_type(*to),
+            Op::ConvInteger { conv: c } => conv(&c.kernel, &c.strides, &c.dilations, c.groups, &c.pads),
+            Op::QLinearConv { conv: c, to } => {
+                conv(&c.kernel, &c.strides, &c.dilations, c.groups, &c.pads)?;
+                super::quantized_type(*to)
+            }
             Op::Imputer { imputed, .. } if imputed.is_empty() => {
                 Err("Imputer needs at least one imputed value".into())
             }

@@ -3,7 +3,8 @@
 //!
 //! The families are the executor's (element-wise, convolution and pooling, normalisation,
 //! shape and indexing, index-tuple gathers and scatters, TopK and OneHot, reductions, Resize,
-//! the recurrent cells, the audio front-ends in `signal`, the classical-ML ops of `ai.onnx.ml` in `ml` and `trees`) plus linear
+//! the recurrent cells, the audio front-ends in `signal`, the classical-ML ops of `ai.onnx.ml` in `ml` and `trees`, quantized interchange in
+//! `quant`) plus linear
 //! algebra (with Einsum and Attention), so an op is found in the same place on both sides. A family converter sees only the node's attributes and gives back our op and how
 //! its inputs are read ([`Lowered`]), or the reason it refuses the node; the dispatch names the
 //! node in the error. Adding an op: its converter in the family's file, its arm in [`lower`],
@@ -15,6 +16,7 @@ mod indexing;
 mod linalg;
 pub(super) mod ml;
 mod normalization;
+pub(super) mod quant;
 mod recurrent;
 mod reduce;
 mod resize;
@@ -92,7 +94,12 @@ pub(super) fn lower(node: &Node) -> Result<Lowered, ImportError> {
         Node::Einsum(n) => linalg::einsum(n),
         Node::Attention(n) => linalg::attention(n),
         Node::Custom(c) if c.domain == super::custom::DOMAIN => {
-            return recurrent::recurrent(c).map_err(|reason| ImportError::Unsupported {
+            let lowered = if quant::REROUTED.contains(&c.op_type.as_str()) {
+                quant::lower_custom(c)
+            } else {
+                recurrent::recurrent(c)
+            };
+            return lowered.map_err(|reason| ImportError::Unsupported {
                 node: c.name.clone(),
                 op: c.op_type.clone(),
                 reason,
@@ -105,6 +112,10 @@ pub(super) fn lower(node: &Node) -> Result<Lowered, ImportError> {
                 reason,
             });
         }
+        Node::QuantizeLinear(n) => quant::quantize_linear(n),
+        Node::DequantizeLinear(n) => quant::dequantize_linear(n),
+        Node::MatMulInteger(n) => quant::matmul_integer(&n.inputs),
+        Node::QLinearMatMul(n) => quant::qlinear_matmul(&n.inputs),
         Node::Scaler(n) => ml::scaler(&n.config),
         Node::Imputer(n) => ml::imputer(&n.config),
         Node::HannWindow(n) => {

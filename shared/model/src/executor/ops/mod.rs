@@ -22,6 +22,8 @@
 //! * [`recurrent`] — LSTM, GRU and RNN; [`attention`] — scaled dot-product attention;
 //!   [`einsum`] — Einsum as batched matmuls;
 //! * [`signal`] — window functions, MelWeightMatrix, STFT and DFT (audio front-ends);
+//! * [`quant`] — quantized interchange (Q/DQ, the integer and QLinear matmuls and
+//!   convolutions), by dequantized float arithmetic;
 //! * [`ml`] — the classical-ML ops (tree ensembles, linear models, feature transforms), on
 //!   the host;
 //! * [`common`] — the shape arithmetic they share; [`host`] — elements read into host
@@ -45,6 +47,7 @@ mod linalg;
 mod ml;
 mod normalization;
 mod pad;
+mod quant;
 mod recurrent;
 mod reduce;
 mod resize;
@@ -89,6 +92,9 @@ pub fn condition(v: &Value) -> std::result::Result<bool, String> {
 pub fn run_node(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> std::result::Result<Vec<Value>, String> {
     if ml::is_ml(op) {
         return ml::run(op, inputs, ctx);
+    }
+    if quant::is_quant(op) {
+        return quant::run(op, inputs, ctx);
     }
     match op {
         Op::Split { axis, outputs } => {

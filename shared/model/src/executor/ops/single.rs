@@ -144,6 +144,13 @@ pub(super) fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
         | Op::ArrayFeatureExtractor
         | Op::LabelEncoder { .. }
         | Op::Imputer { .. } => Err(format!("{} runs in the ml family", op.name())),
+        Op::QuantizeLinear { .. }
+        | Op::DequantizeLinear { .. }
+        | Op::DynamicQuantizeLinear
+        | Op::MatMulInteger
+        | Op::ConvInteger { .. }
+        | Op::QLinearMatMul { .. }
+        | Op::QLinearConv { .. } => Err(format!("{} runs in the quant family", op.name())),
         Op::Window {
             kind,
             periodic,

@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use edge_model::format::Dim;
+mod truth;
+
 use edge_model::oip::{InferenceRequest, ResponseTensor};
 use edge_model::{BackendKind, LoadOptions, Model, ModelError};
 
 use crate::config::{Config, ModelConfig};
-use crate::metrics::quality::Scoring;
 use crate::metrics::{Metrics, VersionMetrics};
+pub use truth::Truth;
 
 /// Errors resolving or loading a model, naming it and its directory.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +55,9 @@ pub struct ServedModel {
     pub version: u64,
     pub dir: PathBuf,
     pub model: Model,
-    /// The output and rule that turn predictions into classes, for labels and quality.
-    pub scoring: Option<(String, Scoring)>,
+    /// How the model's predictions meet their labels; `None`: no labels (latency and errors
+    /// only).
+    pub truth: Option<Truth>,
     pub metrics: Arc<VersionMetrics>,
     /// Whether a request should run on the blocking pool (GPU models, slow CPU models)
     /// instead of on the async worker that received it.
@@ -267,7 +269,7 @@ fn load(
             "model.json names a different model; serving it under the configured name"
         );
     }
-    let scoring = scoring(&model, config).map_err(invalid)?;
+    let truth = truth::read(model.spec(), config).map_err(invalid)?;
     let report = model.report().clone();
     let offload = match report.backend {
         BackendKind::Gpu => true,
@@ -291,38 +293,8 @@ fn load(
         version,
         dir,
         model,
-        scoring,
+        truth,
         metrics: version_metrics,
         offload,
-    })
-}
-
-/// How predictions of this model become classes: from `class_output` (or the first output)
-/// with one score per row (threshold) or one value per class (argmax).
-fn scoring(model: &Model, config: &ModelConfig) -> Result<Option<(String, Scoring)>, String> {
-    let outputs = &model.spec().outputs;
-    let output = match &config.class_output {
-        Some(name) => outputs
-            .iter()
-            .find(|o| o.name == *name)
-            .ok_or_else(|| format!("class_output '{name}' is not an output of the model"))?,
-        None => match outputs.first() {
-            Some(o) => o,
-            None => return Ok(None),
-        },
-    };
-    let width: Option<usize> = output
-        .shape
-        .iter()
-        .skip(1)
-        .map(Dim::fixed)
-        .try_fold(1usize, |acc, d| d.map(|d| acc * d));
-    Ok(match width {
-        Some(1) => Some((
-            output.name.clone(),
-            Scoring::Threshold(config.binary_threshold as f32),
-        )),
-        Some(classes) if classes >= 2 => Some((output.name.clone(), Scoring::Argmax { classes })),
-        _ => None,
     })
 }
