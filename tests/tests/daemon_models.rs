@@ -176,6 +176,14 @@ fn a_regression_model_takes_float_labels_and_reports_mae_and_rmse_across_a_resta
     check(&quality(&d, "diabetes"));
     let mae = d.metric("edged_model_mae{model=\"diabetes\",version=\"1\"}");
     assert!(mae.is_some_and(|m| (m - 2.0).abs() < 1e-4), "{mae:?}");
+    // `edged status` prints the errors under its table.
+    let (status, stdout, stderr) =
+        run(binary("edged").args(["status", "--addr", &d.addr.to_string()]));
+    assert!(status.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("diabetes v1: MAE 2.0000, RMSE 2.2361 on 64 labelled values"),
+        "{stdout}"
+    );
     // One number labels a one-row prediction.
     let one = infer(&d, "diabetes", &case_inputs("classical", "gbr_diabetes", 0));
     let p = output(&one, "variable")["data"][0].as_f64().expect("value");

@@ -151,6 +151,18 @@ fn render(status: &Value) -> String {
             opt(&q["roc_auc"], false),
         ));
     }
+    // Regression models have errors, not accuracy: one line each under the table.
+    for m in status["models"].as_array().into_iter().flatten() {
+        let q = &m["quality"];
+        if let (Some(mae), Some(rmse)) = (q["mae"].as_f64(), q["rmse"].as_f64()) {
+            out.push_str(&format!(
+                "  {} v{}: MAE {mae:.4}, RMSE {rmse:.4} on {} labelled values\n",
+                m["model"].as_str().unwrap_or("?"),
+                m["version"].as_str().unwrap_or("?"),
+                q["labelled_values"],
+            ));
+        }
+    }
     let b = &status["buffer"];
     out.push_str(&format!(
         "\nbuffer: {} predictions ({} labelled), {:.1} of {:.1} MiB quota, {:.1} MiB on disk, durable ack {}\n",

@@ -279,50 +279,53 @@ fn failed_gate(registry: &Registry, rollout: &Rollout) -> Result<Option<String>>
         let Some(new) = version_numbers(&device, &spec.model, spec.version) else {
             continue;
         };
-        if let (Some(max), Some(rate)) =
-            (spec.max_error_rate, new["window"]["error_ratio"].as_f64())
-        {
-            let seen = new["window"]["requests"].as_u64().unwrap_or(0)
-                + new["window"]["errors"].as_u64().unwrap_or(0);
-            if seen > 0 && rate > max {
-                return Ok(Some(format!("error rate {rate:.3} > {max} on {id}")));
-            }
-        }
-        if let (Some(max), Some(p95)) = (
-            spec.max_p95_ms,
-            new["window"]["latency_seconds"]["p95"].as_f64(),
-        ) && p95 * 1e3 > max
-        {
-            return Ok(Some(format!(
-                "p95 latency {:.2} ms > {max} ms on {id}",
-                p95 * 1e3
-            )));
-        }
         let previous = rollout.previous.get(id).copied();
         let old = previous.and_then(|v| version_numbers(&device, &spec.model, v));
-        if let (Some(max), Some(old)) = (spec.max_accuracy_drop, old) {
-            let acc = |m: &Value| m["quality"]["accuracy"].as_f64();
-            if let (Some(before), Some(after)) = (acc(old), acc(new))
-                && before - after > max
-            {
-                return Ok(Some(format!(
-                    "accuracy {after:.3} against {before:.3} before (drop > {max}) on {id}"
-                )));
-            }
-        }
-        if let (Some(max), Some(old)) = (spec.max_mae_increase, old) {
-            let mae = |m: &Value| m["quality"]["mae"].as_f64();
-            if let (Some(before), Some(after)) = (mae(old), mae(new))
-                && after > before * (1.0 + max)
-            {
-                return Ok(Some(format!(
-                    "MAE {after:.4} against {before:.4} before (more than {:.0}% worse) on {id}",
-                    max * 100.0
-                )));
-            }
+        if let Some(reason) = device_gate(spec, id, new, old) {
+            return Ok(Some(reason));
         }
     }
     Ok(None)
+}
+
+/// The gate one device's telemetry fails, if any: `new` is the rolled-out version's numbers,
+/// `old` those of the version the device ran before (same telemetry message).
+fn device_gate(spec: &RolloutSpec, id: &str, new: &Value, old: Option<&Value>) -> Option<String> {
+    if let (Some(max), Some(rate)) = (spec.max_error_rate, new["window"]["error_ratio"].as_f64()) {
+        let seen = new["window"]["requests"].as_u64().unwrap_or(0)
+            + new["window"]["errors"].as_u64().unwrap_or(0);
+        if seen > 0 && rate > max {
+            return Some(format!("error rate {rate:.3} > {max} on {id}"));
+        }
+    }
+    if let (Some(max), Some(p95)) = (
+        spec.max_p95_ms,
+        new["window"]["latency_seconds"]["p95"].as_f64(),
+    ) && p95 * 1e3 > max
+    {
+        return Some(format!(
+            "p95 latency {:.2} ms > {max} ms on {id}",
+            p95 * 1e3
+        ));
+    }
+    let old = old?;
+    let both = |key: &str| Some((old["quality"][key].as_f64()?, new["quality"][key].as_f64()?));
+    if let (Some(max), Some((before, after))) = (spec.max_accuracy_drop, both("accuracy"))
+        && before - after > max
+    {
+        return Some(format!(
+            "accuracy {after:.3} against {before:.3} before (drop > {max}) on {id}"
+        ));
+    }
+    if let (Some(max), Some((before, after))) = (spec.max_mae_increase, both("mae"))
+        && after > before * (1.0 + max)
+    {
+        return Some(format!(
+            "MAE {after:.4} against {before:.4} before (more than {:.0}% worse) on {id}",
+            max * 100.0
+        ));
+    }
+    None
 }
 
 /// Halts a rollout and sends its targeted devices back to the versions they ran before.
@@ -435,5 +438,54 @@ pub async fn run(ingest: std::sync::Arc<Ingest>, shutdown: tokio_util::sync::Can
         if let Ok(Err(e)) = result {
             tracing::error!(error = %e, "rollout controller");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> RolloutSpec {
+        serde_json::from_value(json!({
+            "model": "price", "version": 2, "waves": [100.0], "soak_ms": 0,
+            "max_accuracy_drop": 0.05, "max_mae_increase": 0.25,
+        }))
+        .unwrap_or_else(|e| panic!("spec: {e}"))
+    }
+
+    fn regression(mae: f64) -> Value {
+        json!({"window": {"requests": 50, "errors": 0, "error_ratio": 0.0},
+               "quality": {"task": "regression", "labelled_values": 50, "mae": mae, "rmse": mae}})
+    }
+
+    #[test]
+    fn a_device_whose_mae_grew_past_the_gate_fails_it() {
+        let reason = device_gate(&spec(), "box-1", &regression(2.6), Some(&regression(2.0)));
+        assert!(
+            reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("MAE 2.6000")),
+            "{reason:?}"
+        );
+    }
+
+    #[test]
+    fn a_device_within_the_mae_gate_or_without_a_previous_version_passes() {
+        assert_eq!(
+            device_gate(&spec(), "box-1", &regression(2.4), Some(&regression(2.0))),
+            None
+        );
+        assert_eq!(device_gate(&spec(), "box-1", &regression(9.0), None), None);
+    }
+
+    #[test]
+    fn a_classifier_is_judged_on_accuracy_not_mae() {
+        let classifier =
+            |accuracy: f64| json!({"quality": {"task": "classification", "accuracy": accuracy}});
+        let reason = device_gate(&spec(), "box-1", &classifier(0.80), Some(&classifier(0.90)));
+        assert!(
+            reason.as_deref().is_some_and(|r| r.starts_with("accuracy")),
+            "{reason:?}"
+        );
     }
 }
