@@ -2,7 +2,8 @@
 # The whole test suite. On a fresh Debian machine, run as root: it installs the system
 # packages the tests need first: Mesa's software Vulkan driver (so the GPU code path runs on
 # machines with no GPU), Mosquitto and its clients (the box's local broker), and systemd's
-# systemd-analyze (the unit file is verified), procps for kill (signals to the daemons), and
+# systemd-analyze (the unit file is verified), procps for kill (signals to the daemons),
+# faketime (libfaketime: a fleet or box whose clock is wrong), and
 # the pinned onnx, numpy and onnxruntime Python packages (the conformance suite's data and the
 # vision models' references, below). The
 # full-disk test mounts a tmpfs, so run as root. Tests that need a system component fail,
@@ -10,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(mesa-vulkan-drivers libvulkan1 mosquitto mosquitto-clients systemd procps openssl python3 python3-pip)
+packages=(mesa-vulkan-drivers libvulkan1 mosquitto mosquitto-clients systemd procps openssl faketime python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

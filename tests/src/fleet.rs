@@ -26,9 +26,9 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Starts `fleet serve` with its embedded broker on `mqtt_port`. rumqttd binds inside its
-    /// own thread and cannot report the port it got, so the caller picks a free one
-    /// ([`crate::free_port`]); the admin API binds port 0 and reports its address.
+    /// Starts `fleet serve` with its embedded broker on `mqtt_port`: 0 for any free port (the
+    /// ready line reports the one it got); a fixed one ([`crate::free_port`]) where a restart
+    /// must come back on the same port. The admin API binds port 0 and reports its address.
     pub fn start(state: &Path, mqtt_port: u16) -> Self {
         Self::start_config(
             state,

@@ -33,6 +33,7 @@ impl Sim {
         let e = Envelope {
             kind,
             signer: self.id.clone(),
+            to: edge_protocol::envelope::FLEET.into(),
             seq: self.seq,
             time_ms: 1,
             body,
@@ -42,6 +43,12 @@ impl Sim {
         } else {
             e.seal_json(&self.key).unwrap_or_default().into_bytes()
         }
+    }
+
+    /// A fresh broker credential (the next counter).
+    pub fn login(&mut self) -> (String, String) {
+        self.seq += 1;
+        edge_protocol::credential::device_login(&self.key, self.seq)
     }
 
     pub fn hello(&mut self) -> Vec<u8> {
@@ -57,6 +64,8 @@ pub async fn connect(
     port: u16,
 ) -> (rumqttc::AsyncClient, rumqttc::EventLoop) {
     let mut options = rumqttc::MqttOptions::new(sim.id.clone(), host, port);
+    let (user, password) = sim.login();
+    options.set_credentials(user, password);
     options
         .set_max_packet_size(8 << 20, 8 << 20)
         .set_keep_alive(Duration::from_secs(60));

@@ -1,7 +1,8 @@
 //! Fleet sync with real processes: `fleet serve` (embedded rumqttd) and two `edged`.
 //! Enrollment by approval, store-and-forward with application acks, exactly-once arrival
 //! across a fleet kill -9 (which takes the embedded broker down too), and a device that
-//! tries to publish as another.
+//! tries to publish as another through a broker that lets it (the embedded broker does not:
+//! `broker_identity.rs`).
 
 #![allow(clippy::expect_used)] // test helpers outside #[test] fns
 
@@ -207,6 +208,8 @@ fn publish_all(
     }
 }
 
+/// Through a broker that lets every client publish anywhere (Mosquitto with anonymous
+/// access and no ACL): the fleet's own checks refuse what the broker did not.
 #[test]
 fn forged_replayed_misattributed_garbage_and_wrong_version_messages_are_refused_and_counted() {
     use edge_protocol::envelope::{Envelope, Kind};
@@ -214,7 +217,8 @@ fn forged_replayed_misattributed_garbage_and_wrong_version_messages_are_refused_
     use edge_protocol::{identity, topics};
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let fleet = Fleet::start(&dir.path().join("fleet"), free_port());
+    let broker = e2e::mosquitto::Mosquitto::start(dir.path());
+    let fleet = Fleet::start_external(&dir.path().join("fleet"), &broker.addr());
     let victim = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
     let attacker = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
     let victim_id = identity::device_id(&victim.verifying_key());
@@ -224,6 +228,7 @@ fn forged_replayed_misattributed_garbage_and_wrong_version_messages_are_refused_
         Envelope {
             kind: Kind::Hello,
             signer: identity::device_id(&key.verifying_key()),
+            to: edge_protocol::envelope::FLEET.into(),
             seq,
             time_ms: 1,
             body: body.to_string().into_bytes(),
@@ -235,6 +240,7 @@ fn forged_replayed_misattributed_garbage_and_wrong_version_messages_are_refused_
     let batch = |signer: &str, seq: u64| Envelope {
         kind: Kind::Records,
         signer: signer.to_string(),
+        to: edge_protocol::envelope::FLEET.into(),
         seq,
         time_ms: 1,
         body: RecordBatch {
@@ -263,7 +269,7 @@ fn forged_replayed_misattributed_garbage_and_wrong_version_messages_are_refused_
 
     let replayed = batch(&victim_id, 10).seal_binary(&victim, false);
     let mut wrong_version = batch(&victim_id, 20).seal_binary(&victim, false);
-    wrong_version[3] = 2;
+    wrong_version[3] = 1;
     publish_all(
         &client,
         &mut connection,

@@ -3,7 +3,8 @@
 //!   (TLS only, client certificates, per-device pattern ACL): `fleet serve` and two `edged`
 //!   sync through it; clients without a certificate, with one from another CA, or in plain
 //!   text are refused; a box publishing on another box's topic is dropped by the broker's ACL.
-//! - The embedded broker's TLS listener requiring client certificates.
+//! - The embedded broker's TLS listener requiring client certificates, and the box's own
+//!   credential besides, and refusing a certificate that names another box.
 //! - An `edged` that does not trust the broker's CA never uploads, and keeps serving.
 
 #![allow(clippy::expect_used)] // test helpers outside #[test] fns
@@ -205,6 +206,7 @@ fn devices_sync_through_mosquitto_over_tls_with_client_certificates_and_the_ship
     let posing = edge_protocol::envelope::Envelope {
         kind: edge_protocol::envelope::Kind::Status,
         signer: id_b.clone(),
+        to: edge_protocol::envelope::FLEET.into(),
         seq: u64::MAX / 2,
         time_ms: 1,
         body: b"{}".to_vec(),
@@ -295,10 +297,37 @@ fn embedded_broker_tls_listener_requires_client_certificates() {
         !ok,
         "the embedded TLS listener let a client in without a certificate"
     );
+    // The certificate alone is not the box: a client with it but without the box's signed
+    // credential (mosquitto_pub, under a client id of its own) is refused at CONNECT.
     let (ok, stderr) = publish_as(port, &pki, Some(&id), &format!("fleet/v1/d/{id}/up/status"));
     assert!(
-        ok,
-        "with its certificate the box's client gets in: {stderr}"
+        !ok && stderr.contains("refused"),
+        "a client with the box's certificate but not its credential got in: {stderr}"
+    );
+    // Another box presenting the first box's certificate: its own credential verifies, but
+    // the certificate names someone else.
+    let other = dir.path().join("other");
+    let other_id = enroll(&other, &fleet.public_key, &mqtts);
+    let _other =
+        e2e::daemon::Daemon::start(&other, &tls_edged(&other, &mqtts, &fleet, &pki, Some(&id)));
+    e2e::wait::eventually(
+        "the certificate mismatch refused",
+        std::time::Duration::from_secs(30),
+        || {
+            let (_, stats) = fleet.admin("GET", "/api/stats");
+            e2e::wait::when(
+                stats["broker_refused"]["certificate_mismatch"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    >= 1,
+                stats,
+            )
+        },
+    );
+    let (status, _) = fleet.admin("GET", &format!("/api/devices/{other_id}"));
+    assert_eq!(
+        status, 404,
+        "the box under another's certificate reached the fleet"
     );
 }
 

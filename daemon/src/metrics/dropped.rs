@@ -1,6 +1,6 @@
 //! Work the daemon's background queues gave up on because they were full: copies for a shadow
 //! candidate, and fleet-link messages that did not fit the channel to the updater or to the
-//! broker client. Each such drop is deliberate (the serving path never waits for background
+//! broker client; and downlink messages the link refused. Each such drop is deliberate (the serving path never waits for background
 //! work) and counted here, so /metrics shows how much was lost.
 
 use std::collections::BTreeMap;
@@ -17,6 +17,10 @@ pub enum DropQueue {
     FleetDown,
     /// Signed messages for the fleet broker (label: the message kind).
     FleetUp,
+    /// Messages on the box's downlink topics that failed its checks — signature, recipient,
+    /// kind, sequence, version (label: the reason). Not a full queue, but the same kind of
+    /// count: what the link threw away.
+    FleetRefused,
 }
 
 /// Drops since start, by queue and label.

@@ -207,6 +207,11 @@ impl Metrics {
         self.dropped.record(queue, label);
     }
 
+    /// Counts one downlink message refused by the link's checks, by reason.
+    pub fn record_refused_downlink(&self, reason: &str) {
+        self.dropped.record(DropQueue::FleetRefused, reason);
+    }
+
     /// Drops since start by queue and label.
     pub fn dropped(&self) -> BTreeMap<(DropQueue, String), u64> {
         self.dropped.snapshot()

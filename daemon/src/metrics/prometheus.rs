@@ -427,6 +427,22 @@ fn dropped(o: &mut Out, report: &Report) {
             );
         }
     }
+    o.family(
+        "edged_fleet_link_refused_total",
+        "counter",
+        "Messages from the fleet's topics refused by the box's checks, by reason.",
+    );
+    for ((_, reason), n) in report
+        .dropped
+        .iter()
+        .filter(|((q, _), _)| *q == DropQueue::FleetRefused)
+    {
+        o.sample(
+            "edged_fleet_link_refused_total",
+            &[("reason", reason)],
+            *n as f64,
+        );
+    }
 }
 
 #[cfg(test)]

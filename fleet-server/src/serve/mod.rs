@@ -1,22 +1,23 @@
-//! `fleet serve`: the embedded MQTT broker (rumqttd, unless an external broker is
-//! configured), the ingest client, and the admin API, until SIGTERM.
+//! `fleet serve`: the embedded MQTT broker (rumqttd behind the front that authenticates
+//! boxes and enforces their topics, unless an external broker is configured), the ingest
+//! client, and the admin API, until SIGTERM.
 
 pub mod admin;
+mod broker;
 pub mod config;
 pub mod history;
 pub mod ingest;
 pub mod registry;
 pub mod rollouts;
-mod tls_front;
+mod sequences;
 pub mod updates;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-pub use config::{BrokerConfig, ServeConfig, ServeConfigError};
+pub use config::{BrokerConfig, ServeConfig, ServeConfigError, Transport};
 use ingest::Ingest;
 use registry::Registry;
 
@@ -50,18 +51,37 @@ pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(),
     let public_key = hex_key(&key);
     std::fs::write(config.state_dir.join("fleet.pub"), &public_key).map_err(state_err)?;
     let registry = Registry::open(&config.devices_db())?;
-    let mut tls_listener = None;
+    let tracker = tokio_util::task::TaskTracker::new();
+    let broker_stats = Arc::new(broker::FrontStats::default());
+    // The ingest's broker: the inner one with its secret, or the external one.
+    let (mut host, mut port, mut transport) = config.broker.client_addr();
+    let mut login = None;
+    let mut mqtt = format!("{host}:{port}");
+    let mut mqtts = String::new();
     if let BrokerConfig::Embedded { listen, tls } = &config.broker {
-        start_embedded_broker(*listen, config.max_message_bytes)?;
-        if let Some(tls) = tls {
-            let listener = tokio::net::TcpListener::bind(tls.listen)
-                .await
-                .map_err(|source| ServeError::Listen {
-                    addr: tls.listen,
-                    source,
-                })?;
-            tls_listener = Some((listener, tls.clone(), *listen));
+        let started = broker::start(
+            *listen,
+            tls.as_ref(),
+            broker::FrontSettings {
+                registry: registry.clone(),
+                stats: broker_stats.clone(),
+                max_message: config.max_message_bytes,
+            },
+            &tracker,
+            &shutdown,
+        )
+        .await?;
+        mqtt = started.mqtt.to_string();
+        if let Some(addr) = started.mqtts {
+            mqtts = format!(" mqtts={addr}");
         }
+        let inner = started.inner;
+        (host, port, transport) = (
+            inner.addr.ip().to_string(),
+            inner.addr.port(),
+            Transport::Tcp,
+        );
+        login = Some((broker::INGEST_CLIENT.to_string(), inner.secret));
     }
     let updates = updates::Updates::new(&config.state_dir);
     let ingest = Arc::new(Ingest::new(
@@ -70,36 +90,26 @@ pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(),
         key,
         config.max_message_bytes,
     ));
-    let listener = tokio::net::TcpListener::bind(config.admin_listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            addr: config.admin_listen,
-            source,
-        })?;
-    let admin_addr = listener.local_addr().map_err(|source| ServeError::Listen {
+    let listener = bind(config.admin_listen, |source| ServeError::Listen {
         addr: config.admin_listen,
         source,
-    })?;
-    let (host, port, transport) = config.broker.client_addr();
-    let tracker = tokio_util::task::TaskTracker::new();
-    let mut mqtts = String::new();
-    if let Some((listener, tls, broker)) = tls_listener {
-        if let Ok(addr) = listener.local_addr() {
-            mqtts = format!(" mqtts={addr}");
-        }
-        tracker.spawn(tls_front::run(listener, tls, broker, shutdown.clone()));
-    }
+    })
+    .await?;
+    let admin_addr = local(&listener, config.admin_listen)?;
     let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
     tracker.spawn(ingest::run(
         ingest.clone(),
-        host.clone(),
-        port,
-        transport,
+        ingest::BrokerLogin {
+            host,
+            port,
+            transport,
+            login,
+        },
         shutdown.clone(),
         subscribed_tx,
     ));
     tracker.spawn(rollouts::run(ingest.clone(), shutdown.clone()));
-    let router = admin::router(ingest.clone(), &config.admin_token);
+    let router = admin::router(ingest.clone(), broker_stats, &config.admin_token);
     let admin_shutdown = shutdown.clone();
     tracker.spawn(async move {
         let _ = axum::serve(listener, router)
@@ -115,8 +125,8 @@ pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(),
             return Ok(());
         }
     }
-    println!("fleet ready mqtt={host}:{port}{mqtts} admin={admin_addr} public_key={public_key}");
-    tracing::info!(mqtt = %format!("{host}:{port}"), admin = %admin_addr, "fleet serving");
+    println!("fleet ready mqtt={mqtt}{mqtts} admin={admin_addr} public_key={public_key}");
+    tracing::info!(%mqtt, admin = %admin_addr, "fleet serving");
     shutdown.cancelled().await;
     tracker.wait().await;
     ingest.registry.flush()?;
@@ -127,66 +137,20 @@ fn hex_key(key: &ed25519_dalek::SigningKey) -> String {
     hex::encode(key.verifying_key().as_bytes())
 }
 
-/// Starts rumqttd on its own threads. It has no stop call: it ends with the process.
-fn start_embedded_broker(listen: SocketAddr, max_payload: usize) -> Result<(), ServeError> {
-    let connections = rumqttd::ConnectionSettings {
-        connection_timeout_ms: 60_000,
-        // Twice the fleet's own limit: an oversized message reaches the ingest, which refuses
-        // and counts it, instead of silently costing the sender its connection.
-        max_payload_size: max_payload * 2,
-        max_inflight_count: 500,
-        auth: None,
-        external_auth: None,
-        dynamic_filters: true,
-    };
-    let server = rumqttd::ServerSettings {
-        name: "v4-fleet".into(),
-        listen,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections,
-    };
-    let config = rumqttd::Config {
-        id: 0,
-        router: rumqttd::RouterConfig {
-            max_connections: 20_000,
-            max_outgoing_packet_count: 1000,
-            max_segment_size: 100 << 20,
-            max_segment_count: 10,
-            ..Default::default()
-        },
-        v4: Some(HashMap::from([("1".to_string(), server)])),
-        ..Default::default()
-    };
-    // Bind once first so a taken port is a clear startup error, not a log line in a thread.
-    std::net::TcpListener::bind(listen).map_err(|e| ServeError::Broker {
-        addr: listen,
-        reason: e.to_string(),
-    })?;
-    let mut broker = rumqttd::Broker::new(config);
-    std::thread::Builder::new()
-        .name("rumqttd".into())
-        .spawn(move || {
-            if let Err(e) = broker.start() {
-                tracing::error!(error = %e, "embedded broker stopped");
-            }
-        })
-        .map_err(|e| ServeError::Broker {
-            addr: listen,
-            reason: e.to_string(),
-        })?;
-    wait_listening(listen)
+pub(crate) async fn bind(
+    addr: SocketAddr,
+    err: impl FnOnce(std::io::Error) -> ServeError,
+) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(err)
 }
 
-fn wait_listening(addr: SocketAddr) -> Result<(), ServeError> {
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    Err(ServeError::Broker {
-        addr,
-        reason: "it did not start listening within 5 s".into(),
+/// The address a listener got (its port, when `asked` was port 0).
+pub(crate) fn local(
+    listener: &tokio::net::TcpListener,
+    asked: SocketAddr,
+) -> Result<SocketAddr, ServeError> {
+    listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: asked,
+        source,
     })
 }

@@ -83,6 +83,11 @@ pub struct Registry {
     desired: sled::Tree,
     /// Rollouts by id: see `rollouts.rs`.
     pub(super) rollouts: sled::Tree,
+    /// The last fleet sequence number signed for each device (u64 big-endian): see
+    /// `sequences.rs`.
+    pub(super) down_seq: sled::Tree,
+    /// The last broker-credential counter accepted per device: see `sequences.rs`.
+    pub(super) connect_seq: sled::Tree,
 }
 
 /// Decodes a stored JSON value, naming its key when it is unreadable.
@@ -140,6 +145,8 @@ impl Registry {
             metrics: db.open_tree("metrics").map_err(sled_err("open"))?,
             desired: db.open_tree("desired").map_err(sled_err("open"))?,
             rollouts: db.open_tree("rollouts").map_err(sled_err("open"))?,
+            down_seq: db.open_tree("down_seq").map_err(sled_err("open"))?,
+            connect_seq: db.open_tree("connect_seq").map_err(sled_err("open"))?,
             db,
         })
     }

@@ -1,12 +1,16 @@
 //! Signed envelopes. Every device-to-fleet message (and every fleet instruction) is one:
-//! the signer's id, a sequence number that must grow, a timestamp, the kind, the body and an
-//! ed25519 signature over all of them. Two framings carry the same signed bytes:
+//! the signer's id, the recipient's id, a sequence number that must grow, a timestamp, the
+//! kind, the body and an ed25519 signature over all of them. Naming the recipient is what
+//! stops a message signed for one box from being replayed to another (design decision 10):
+//! a device's uplinks are addressed to `fleet`, the fleet's downlinks to one device id, and
+//! each receiver checks the address ([`Envelope::addressed`]) after the signature. Two
+//! framings carry the same signed bytes:
 //!
 //! Binary (bulk: record batches, acks, file chunks), all integers big-endian:
 //!
 //! ```text
-//! "EDG" | version u8 | kind u8 | flags u8 | id_len u8 | id | seq u64 | time_ms u64
-//!       | body_len u32 | body | signature [64]
+//! "EDG" | version u8 | kind u8 | flags u8 | id_len u8 | id | to_len u8 | to | seq u64
+//!       | time_ms u64 | body_len u32 | body | signature [64]
 //! ```
 //! flags bit 0: the body is LZ4-compressed (block format, uncompressed size prepended).
 //!
@@ -14,12 +18,12 @@
 //! tools subscribe to), readable with `jq`:
 //!
 //! ```text
-//! {"v":1,"kind":"status","signer":"d-…","seq":7,"time_ms":…,"body":"<JSON text>","sig":"<hex>"}
+//! {"v":2,"kind":"status","signer":"d-…","to":"fleet","seq":7,"time_ms":…,"body":"<JSON text>","sig":"<hex>"}
 //! ```
 //!
 //! The signature covers `DOMAIN` followed by the binary framing up to the body, with flags 0
 //! for JSON, so both framings verify with the same code and a signature cannot be moved
-//! between kinds, signers or protocol versions.
+//! between kinds, signers, recipients or protocol versions.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -27,7 +31,9 @@ use serde::{Deserialize, Serialize};
 use crate::{PROTOCOL_VERSION, ProtocolError, identity::check_device_id};
 
 /// Signature domain: no other signed object of ours starts with these bytes.
-pub const DOMAIN: &[u8] = b"edge-gateway/envelope/v1\0";
+pub const DOMAIN: &[u8] = b"edge-gateway/envelope/v2\0";
+/// The recipient of every device-to-fleet message, and the signer of every fleet message.
+pub const FLEET: &str = "fleet";
 const MAGIC: &[u8; 3] = b"EDG";
 const FLAG_LZ4: u8 = 1;
 const SIGNATURE_LEN: usize = 64;
@@ -115,6 +121,9 @@ pub struct Envelope {
     pub kind: Kind,
     /// The device id of the signer ("fleet" for fleet instructions).
     pub signer: String,
+    /// The recipient: "fleet" for a device's uplinks, the device id for the fleet's
+    /// downlinks.
+    pub to: String,
     pub seq: u64,
     pub time_ms: u64,
     pub body: Vec<u8>,
@@ -126,6 +135,7 @@ struct JsonFrame {
     v: u8,
     kind: String,
     signer: String,
+    to: String,
     seq: u64,
     time_ms: u64,
     body: String,
@@ -149,6 +159,8 @@ impl Envelope {
         out.push(flags);
         out.push(self.signer.len() as u8);
         out.extend_from_slice(self.signer.as_bytes());
+        out.push(self.to.len() as u8);
+        out.extend_from_slice(self.to.as_bytes());
         out.extend_from_slice(&self.seq.to_be_bytes());
         out.extend_from_slice(&self.time_ms.to_be_bytes());
         out.extend_from_slice(&(body_len as u32).to_be_bytes());
@@ -177,6 +189,7 @@ impl Envelope {
             v: PROTOCOL_VERSION,
             kind: self.kind.as_str().into(),
             signer: self.signer.clone(),
+            to: self.to.clone(),
             seq: self.seq,
             time_ms: self.time_ms,
             body: body.to_string(),
@@ -231,6 +244,11 @@ impl Envelope {
             .map_err(|_| ProtocolError::BadDeviceId("(not UTF-8)".into()))?
             .to_string();
         check_signer(&signer)?;
+        let to_len = r.u8("recipient length")? as usize;
+        let to = std::str::from_utf8(r.take(to_len, "recipient")?)
+            .map_err(|_| ProtocolError::BadDeviceId("(not UTF-8)".into()))?
+            .to_string();
+        check_signer(&to)?;
         let seq = r.u64("seq")?;
         let time_ms = r.u64("time")?;
         let body_len = r.u32("body length")? as usize;
@@ -245,6 +263,7 @@ impl Envelope {
         let mut envelope = Envelope {
             kind,
             signer,
+            to,
             seq,
             time_ms,
             body: Vec::new(),
@@ -289,6 +308,7 @@ impl Envelope {
         let kind = Kind::from_str(&frame.kind)
             .ok_or_else(|| ProtocolError::Decode(format!("unknown kind '{}'", frame.kind)))?;
         check_signer(&frame.signer)?;
+        check_signer(&frame.to)?;
         if frame.body.len() > limits.max_body {
             return Err(ProtocolError::TooLarge {
                 size: frame.body.len(),
@@ -300,6 +320,7 @@ impl Envelope {
         let envelope = Envelope {
             kind,
             signer: frame.signer,
+            to: frame.to,
             seq: frame.seq,
             time_ms: frame.time_ms,
             body: frame.body.into_bytes(),
@@ -314,10 +335,29 @@ impl Envelope {
         )?;
         Ok(envelope)
     }
+
+    /// The receiver's check after the signature verified: the message is addressed to `me`
+    /// and is of the `kind` its topic says. A message signed for another box, or moved
+    /// from one kind's topic to another's, is refused here.
+    pub fn addressed(&self, me: &str, kind: Kind) -> Result<(), ProtocolError> {
+        if self.to != me {
+            return Err(ProtocolError::WrongRecipient {
+                to: self.to.clone(),
+                me: me.to_string(),
+            });
+        }
+        if self.kind != kind {
+            return Err(ProtocolError::WrongKind {
+                kind: self.kind.as_str(),
+                expected: kind.as_str(),
+            });
+        }
+        Ok(())
+    }
 }
 
 fn check_signer(signer: &str) -> Result<(), ProtocolError> {
-    if signer == "fleet" {
+    if signer == FLEET {
         Ok(())
     } else {
         check_device_id(signer)

@@ -24,12 +24,21 @@ pub enum ProtocolError {
     Replayed { device: String, seq: u64, last: u64 },
     #[error("message names device '{claimed}' but came on the topic of '{topic}'")]
     WrongDevice { claimed: String, topic: String },
+    #[error("message is addressed to '{to}', not to '{me}' (signed for another recipient)")]
+    WrongRecipient { to: String, me: String },
+    #[error("a '{kind}' message came on the topic of '{expected}'")]
+    WrongKind {
+        kind: &'static str,
+        expected: &'static str,
+    },
     #[error("cannot decompress the body: {0}")]
     Decompress(String),
     #[error("cannot decode the body: {0}")]
     Decode(String),
     #[error("invalid key: {0}")]
     BadKey(String),
+    #[error("broker credential refused: {0}")]
+    BadCredential(String),
 }
 
 impl ProtocolError {
@@ -44,8 +53,11 @@ impl ProtocolError {
             Self::BadSignature(_) => "bad_signature",
             Self::Replayed { .. } => "replayed",
             Self::WrongDevice { .. } => "wrong_device",
+            Self::WrongRecipient { .. } => "wrong_recipient",
+            Self::WrongKind { .. } => "wrong_kind",
             Self::Decompress(_) | Self::Decode(_) => "undecodable",
             Self::BadKey(_) => "bad_key",
+            Self::BadCredential(_) => "bad_credential",
         }
     }
 }

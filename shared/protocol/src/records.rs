@@ -47,6 +47,23 @@ pub enum Entry {
     },
 }
 
+/// Which stored record an entry is. A prediction and its label share the prediction's id;
+/// a regression label ([`Entry::Values`]) is a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EntryKey {
+    Prediction(u64),
+    Label(u64),
+}
+
+impl Entry {
+    pub fn key(&self) -> EntryKey {
+        match self {
+            Entry::Prediction { id, .. } => EntryKey::Prediction(*id),
+            Entry::Label { id, .. } | Entry::Values { id, .. } => EntryKey::Label(*id),
+        }
+    }
+}
+
 /// A batch of records, acknowledged by the fleet by `batch_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordBatch {
@@ -55,10 +72,14 @@ pub struct RecordBatch {
 }
 
 /// The fleet application's acknowledgement of a batch: only this (not the broker's PUBACK)
-/// lets the device delete the batch's records.
+/// lets the device delete the batch's records, and only the records it names as stored. An
+/// ack of an empty batch names none, so whatever batch id its sender chose, it makes no box
+/// delete anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
     pub batch_id: u64,
+    /// The entries of the batch now in the fleet's store (new or already there).
+    pub stored: Vec<EntryKey>,
     /// Entries stored for the first time.
     pub accepted: u32,
     /// Entries the fleet already had (a resent batch).

@@ -24,7 +24,7 @@ fn a_compression_bomb_is_refused_without_allocating_its_claimed_size() {
     let e = envelope(&k, 1, Kind::Records, &[0u8; 4096]);
     let mut bytes = e.seal_binary(&k, true);
     assert_eq!(bytes[5], 1, "compressed");
-    let body_at = 7 + e.signer.len() + 20;
+    let body_at = 7 + e.signer.len() + 1 + e.to.len() + 20;
     bytes[body_at..body_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     // Re-sign so only the size check can stop it.
     let forged = resign(&bytes, &k);

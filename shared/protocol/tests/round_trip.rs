@@ -13,12 +13,15 @@ fn binary_envelope_has_the_documented_layout_and_round_trips() {
     let bytes = e.seal_binary(&k, false);
     let id = e.signer.as_bytes();
     assert_eq!(&bytes[..3], b"EDG");
-    assert_eq!(bytes[3], 1, "version");
+    assert_eq!(bytes[3], 2, "version");
     assert_eq!(bytes[4], 4, "kind status");
     assert_eq!(bytes[5], 0, "flags");
     assert_eq!(bytes[6] as usize, id.len());
     assert_eq!(&bytes[7..7 + id.len()], id);
-    let at = 7 + id.len();
+    let to = 7 + id.len();
+    assert_eq!(bytes[to] as usize, "fleet".len(), "recipient length");
+    assert_eq!(&bytes[to + 1..to + 6], b"fleet");
+    let at = to + 6;
     assert_eq!(&bytes[at..at + 8], &[1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(&bytes[at + 8..at + 16], &1_790_000_000_000u64.to_be_bytes());
     assert_eq!(&bytes[at + 16..at + 20], &11u32.to_be_bytes());
@@ -35,8 +38,9 @@ fn json_envelope_is_readable_and_round_trips() {
     let e = envelope(&k, 9, Kind::Telemetry, br#"{"rate":1.5}"#);
     let text = e.seal_json(&k).expect("json");
     let value: serde_json::Value = serde_json::from_str(&text).expect("parse");
-    assert_eq!(value["v"], 1);
+    assert_eq!(value["v"], 2);
     assert_eq!(value["kind"], "telemetry");
+    assert_eq!(value["to"], "fleet");
     assert_eq!(value["seq"], 9);
     assert_eq!(value["body"], r#"{"rate":1.5}"#);
     assert_eq!(open(text.as_bytes(), &k), Ok(e));
@@ -112,6 +116,10 @@ fn record_batches_round_trip_and_take_under_a_third_of_their_json_size_on_the_wi
 fn acks_round_trip() {
     let ack = Ack {
         batch_id: u64::MAX,
+        stored: vec![
+            edge_protocol::records::EntryKey::Prediction(7),
+            edge_protocol::records::EntryKey::Label(7),
+        ],
         accepted: 3,
         duplicates: 1,
     };

@@ -4,7 +4,9 @@
 //! `ack` for it arrives — a broker PUBACK is not enough. A batch not acknowledged within
 //! `ack_timeout` is sent again under a new sequence number; the fleet deduplicates by
 //! (device, record id). Hello (with the device's public key) goes up on every connection,
-//! telemetry on a fixed interval between batches. Reconnects back off with jitter.
+//! telemetry on a fixed interval between batches. Reconnects back off with jitter. Every
+//! connection presents a fresh broker credential (the embedded broker's front checks it;
+//! other brokers ignore it or authenticate by certificate).
 //!
 //! The link never waits for a full channel: a message that does not fit the channel to the
 //! updater or the broker client's request queue is dropped and counted
@@ -34,7 +36,9 @@ use crate::store::now_ms;
 
 struct InFlight {
     batch_id: u64,
-    seqs: Vec<u64>,
+    /// Each outbox entry of the batch with the record it sent (none when the record no
+    /// longer exists).
+    entries: Vec<(u64, Option<edge_protocol::records::EntryKey>)>,
     sent: Instant,
 }
 
@@ -65,6 +69,9 @@ pub async fn run(
         ..LinkStatus::default()
     }));
     let mut options = MqttOptions::new(&device, &config.host, config.port);
+    if let Some((user, password)) = login(&key, &service) {
+        options.set_credentials(user, password);
+    }
     options
         .set_keep_alive(Duration::from_secs(30))
         .set_clean_session(false)
@@ -91,6 +98,7 @@ pub async fn run(
         status,
         config,
         updates_in,
+        down_seqs: down::DownSeqs::default(),
     };
     link.drive(&mut eventloop, &mut updates_out, shutdown).await;
 }
@@ -104,6 +112,7 @@ struct Link {
     status: watch::Sender<Option<LinkStatus>>,
     config: FleetConfig,
     updates_in: Option<mpsc::Sender<Incoming>>,
+    down_seqs: down::DownSeqs,
 }
 
 /// The next message of the updater, or never when there is no updater.
@@ -154,10 +163,10 @@ impl Link {
                         in_flight = self.send_batch();
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) if !p.topic.ends_with("/down/ack") => {
-                        self.to_updater(&p.payload);
+                        self.to_updater(&p.topic, &p.payload);
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        if let Some(done) = self.acknowledged(&p.payload, in_flight.as_ref()) {
+                        if let Some(done) = self.acknowledged(&p.topic, &p.payload, in_flight.as_ref()) {
                             if let Err(e) = self.service.store.outbox_remove(&done) {
                                 tracing::error!(error = %e, "cannot remove acknowledged records from the outbox");
                             }
@@ -183,6 +192,11 @@ impl Link {
                         });
                         connected = false;
                         in_flight = None;
+                        // A credential is good for one connection: the next one signs a
+                        // higher counter.
+                        if let Some((user, password)) = login(&self.key, &self.service) {
+                            eventloop.mqtt_options.set_credentials(user, password);
+                        }
                         let wait = jitter(backoff);
                         tokio::select! {
                             () = tokio::time::sleep(wait) => {}
@@ -212,6 +226,19 @@ impl Link {
     fn dropped(&self, queue: DropQueue, kind: &str) {
         tracing::debug!(kind, ?queue, "fleet link channel full; message dropped");
         self.service.metrics.record_dropped(queue, kind);
+    }
+}
+
+/// The broker credential for the next connection (`edge_protocol::credential`): the device
+/// key's signature over the client id and the next uplink sequence number, which is
+/// persisted and only grows, so no clock is involved.
+fn login(key: &SigningKey, service: &Service) -> Option<(String, String)> {
+    match service.store.next_uplink_seq() {
+        Ok(counter) => Some(edge_protocol::credential::device_login(key, counter)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot take a counter for the broker credential");
+            None
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use edge_protocol::envelope::{Envelope, Kind};
+use edge_protocol::envelope::{Envelope, FLEET, Kind};
 use edge_protocol::messages::Hello;
 use edge_protocol::records::RecordBatch;
 use edge_protocol::topics;
@@ -19,6 +19,7 @@ impl Link {
             Ok(seq) => Some(Envelope {
                 kind,
                 signer: self.device.clone(),
+                to: FLEET.into(),
                 seq,
                 time_ms: now_ms(),
                 body,
@@ -76,7 +77,10 @@ impl Link {
             }
         };
         let batch_id = queued.first()?.0;
-        let seqs: Vec<u64> = queued.iter().map(|(s, _)| *s).collect();
+        let sent: Vec<_> = queued
+            .iter()
+            .map(|(s, e)| (*s, e.as_ref().map(|e| e.key())))
+            .collect();
         let entries: Vec<_> = queued.into_iter().filter_map(|(_, e)| e).collect();
         let batch = RecordBatch { batch_id, entries };
         let envelope = self.envelope(Kind::Records, batch.encode())?;
@@ -93,7 +97,7 @@ impl Link {
         }
         Some(InFlight {
             batch_id,
-            seqs,
+            entries: sent,
             sent: Instant::now(),
         })
     }

@@ -1,4 +1,6 @@
-//! Step 2 of an update: intake of a desired state. A replayed or malformed one is ignored;
+//! Step 2 of an update: intake of a desired state, which the link has checked to be the
+//! fleet's and addressed to this box. A replayed (its sequence number is not above the last
+//! one taken, persisted) or malformed one is ignored;
 //! for each model it names, the updater reports what it already serves, rolls back on the
 //! fleet's instruction, skips a manifest that failed before, or verifies the manifest and
 //! starts a download job.
@@ -13,10 +15,11 @@ use super::{Job, Updater, now_ms};
 
 impl Updater {
     pub(super) async fn on_desired(&mut self, envelope: Envelope) {
-        if envelope.seq <= self.state.last_desired_seq {
+        if envelope.seq <= self.state.desired_seq {
+            self.service.metrics.record_refused_downlink("replayed");
             tracing::warn!(
                 seq = envelope.seq,
-                last = self.state.last_desired_seq,
+                last = self.state.desired_seq,
                 "replayed desired state ignored"
             );
             return;
@@ -28,7 +31,7 @@ impl Updater {
                 return;
             }
         };
-        self.state.last_desired_seq = envelope.seq;
+        self.state.desired_seq = envelope.seq;
         self.save();
         let root = match self.trust(&desired.roots) {
             Ok(r) => r,

@@ -1,7 +1,8 @@
 //! What the updater must remember across restarts, in `STATE_DIR/updates/state.json`
 //! (written to a temporary file, synced and renamed): the root document it trusts, the
 //! highest version it ever activated per model (no rollback to an older one), the last
-//! desired-state sequence number (no replayed instructions), and the manifests that failed.
+//! desired-state sequence number (no replayed instructions: the link has already checked
+//! that the message is the fleet's and addressed to this box), and the manifests that failed.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,8 +18,11 @@ pub struct UpdateState {
     pub root: Option<String>,
     #[serde(default)]
     pub highest: BTreeMap<String, u64>,
+    /// The fleet sequence number of the last desired state taken (protocol 2: this box's own
+    /// counter in the fleet's store). Protocol 1's clock-based `last_desired_seq`, if an
+    /// older file has it, is ignored: the new counter starts low.
     #[serde(default)]
-    pub last_desired_seq: u64,
+    pub desired_seq: u64,
     /// model -> manifest digest that failed (not retried until the fleet desires another).
     #[serde(default)]
     pub failed: BTreeMap<String, String>,

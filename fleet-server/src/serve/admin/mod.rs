@@ -25,19 +25,23 @@ use axum::routing::{get, post};
 
 pub use error::AdminError;
 
+use super::broker::FrontStats;
 use super::ingest::Ingest;
 
 /// What every handler gets.
 #[derive(Debug, Clone)]
 struct AdminState {
     ingest: Arc<Ingest>,
+    /// The embedded broker front's counters (zero with an external broker).
+    broker: Arc<FrontStats>,
     token: Arc<str>,
 }
 
 /// The admin API's routes, behind the token check.
-pub fn router(ingest: Arc<Ingest>, token: &str) -> Router {
+pub fn router(ingest: Arc<Ingest>, broker: Arc<FrontStats>, token: &str) -> Router {
     let state = AdminState {
         ingest,
+        broker,
         token: token.into(),
     };
     Router::new()

@@ -22,6 +22,8 @@ pub(super) async fn stats(State(state): State<AdminState>) -> Json<Stats> {
         chunks_served: s.chunks_served.load(Ordering::Relaxed),
         chunk_bytes_served: s.chunk_bytes_served.load(Ordering::Relaxed),
         chunk_cache: CacheStats { hits, misses },
+        broker_connections: state.broker.accepted.load(Ordering::Relaxed),
+        broker_refused: state.broker.refused(),
     })
 }
 

@@ -79,6 +79,12 @@ pub struct Stats {
     pub chunks_served: u64,
     pub chunk_bytes_served: u64,
     pub chunk_cache: CacheStats,
+    /// Connections the embedded broker's front let through, and what it refused or closed,
+    /// by reason (`bad_credential`, `replayed_credential`, `publish_denied`, …).
+    #[serde(default)]
+    pub broker_connections: u64,
+    #[serde(default)]
+    pub broker_refused: BTreeMap<String, u64>,
 }
 
 /// Hits and misses of the fleet's chunk cache.

@@ -13,6 +13,7 @@ pub fn envelope(key: &SigningKey, seq: u64, kind: Kind, body: &[u8]) -> Envelope
     Envelope {
         kind,
         signer: device_id(&key.verifying_key()),
+        to: edge_protocol::envelope::FLEET.into(),
         seq,
         time_ms: 1_790_000_000_000,
         body: body.to_vec(),

@@ -1,25 +1,27 @@
 //! The fleet's MQTT client: verifies every uplink message (envelope signature against the
 //! enrolled key, signer = topic device, sequence above the last one), then records hellos,
 //! stores record batches once per (device, record id), keeps the latest status and telemetry,
-//! and acknowledges each stored batch with a fleet-signed `ack` — only after the store is
-//! flushed, because the device deletes the batch when it sees the ack.
+//! and acknowledges each stored batch with a fleet-signed `ack` naming the records it stored —
+//! only after the store is flushed, because the device deletes those records when it sees the
+//! ack. Every message to a device is addressed to it and carries the next number of that
+//! device's fleet sequence, kept in the store (`Registry::next_down_seq`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
 
 use ed25519_dalek::SigningKey;
-use edge_protocol::envelope::{Envelope, Kind, Limits};
+use edge_protocol::envelope::{Envelope, FLEET, Kind, Limits};
 use edge_protocol::messages::{Fetch, Hello};
 use edge_protocol::records::{Ack, RecordBatch};
-use edge_protocol::tls::Transport;
 use edge_protocol::{ProtocolError, identity, topics};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio_util::sync::CancellationToken;
+use rumqttc::{AsyncClient, QoS};
 
 use super::registry::{Approval, Device, Registry, now_ms};
 use super::updates::Updates;
+
+mod client;
+pub use client::{BrokerLogin, run};
 
 /// Counters of what the ingest did, for the admin API.
 #[derive(Debug, Default)]
@@ -90,8 +92,9 @@ pub struct Ingest {
     /// The ingest's MQTT client once connected, for messages the admin API sends.
     pub client: std::sync::OnceLock<AsyncClient>,
     key: SigningKey,
-    seq: AtomicU64,
     limits: Limits,
+    /// Devices already told (in the log) that they speak another protocol version.
+    version_warned: Mutex<HashSet<String>>,
 }
 
 impl Ingest {
@@ -102,29 +105,25 @@ impl Ingest {
             updates,
             client: std::sync::OnceLock::new(),
             key,
-            seq: AtomicU64::new(0),
             limits: Limits {
                 max_message,
                 max_body: max_message * 8,
             },
+            version_warned: Mutex::new(HashSet::new()),
         }
     }
 
-    /// The next fleet sequence number: above the last one and above the clock in µs, so a
-    /// restart never reuses one.
-    fn next_seq(&self) -> u64 {
-        let floor = now_ms() * 1000;
-        let mut current = self.seq.load(Ordering::SeqCst);
-        loop {
-            let next = current.max(floor) + 1;
-            match self
-                .seq
-                .compare_exchange(current, next, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return next,
-                Err(seen) => current = seen,
-            }
-        }
+    /// A message to `device`, addressed to it under its next fleet sequence number. The
+    /// caller flushes the store before sending it.
+    fn downlink(&self, device: &str, kind: Kind, body: Vec<u8>) -> Result<Envelope, Refusal> {
+        Ok(Envelope {
+            kind,
+            signer: FLEET.into(),
+            to: device.into(),
+            seq: self.registry.next_down_seq(device)?,
+            time_ms: now_ms(),
+            body,
+        })
     }
 
     /// The fleet-signed desired state of `device`, ready to publish; `None` when the operator
@@ -138,13 +137,8 @@ impl Ingest {
             return Ok(None);
         }
         let body = serde_json::to_vec(&self.updates.desired(&models)?).unwrap_or_default();
-        let envelope = Envelope {
-            kind: Kind::Desired,
-            signer: "fleet".into(),
-            seq: self.next_seq(),
-            time_ms: now_ms(),
-            body,
-        };
+        let envelope = self.downlink(device, Kind::Desired, body)?;
+        self.registry.flush()?;
         Ok(Some((
             topics::down(device, "desired"),
             envelope.seal_json(&self.key)?.into_bytes(),
@@ -208,13 +202,14 @@ impl Ingest {
             }
             (result, _) => result?,
         };
-        if envelope.signer != device_id || envelope.kind != kind {
+        if envelope.signer != device_id {
             return Err(ProtocolError::WrongDevice {
                 claimed: envelope.signer.clone(),
                 topic: device_id.to_string(),
             }
             .into());
         }
+        envelope.addressed(FLEET, kind)?;
         let mut device = match known {
             Some(d) => d,
             None => {
@@ -275,13 +270,7 @@ impl Ingest {
                 self.stats
                     .chunk_bytes_served
                     .fetch_add(chunk.data.len() as u64, Ordering::Relaxed);
-                let reply = Envelope {
-                    kind: Kind::Chunk,
-                    signer: "fleet".into(),
-                    seq: self.next_seq(),
-                    time_ms: now_ms(),
-                    body: chunk.encode(),
-                };
+                let reply = self.downlink(&device.id, Kind::Chunk, chunk.encode())?;
                 Some((
                     topics::down(&device.id, "chunk"),
                     reply.seal_binary(&self.key, false),
@@ -309,18 +298,15 @@ impl Ingest {
                 self.stats
                     .records_duplicate
                     .fetch_add(u64::from(duplicates), Ordering::Relaxed);
+                // Every entry of the batch is in the store now (new or already there): the
+                // ack names exactly those, and nothing else.
                 let ack = Ack {
                     batch_id: batch.batch_id,
+                    stored: batch.entries.iter().map(|e| e.key()).collect(),
                     accepted: new,
                     duplicates,
                 };
-                let envelope = Envelope {
-                    kind: Kind::Ack,
-                    signer: "fleet".into(),
-                    seq: self.next_seq(),
-                    time_ms: now_ms(),
-                    body: ack.encode(),
-                };
+                let envelope = self.downlink(&device.id, Kind::Ack, ack.encode())?;
                 Some((
                     topics::down(&device.id, "ack"),
                     envelope.seal_binary(&self.key, false),
@@ -335,132 +321,12 @@ impl Ingest {
             }
         };
         self.registry.record_activity(&device)?;
-        // The ack makes the device delete the batch: the records and the new sequence number
-        // must be on disk first.
-        if kind == Kind::Records {
+        // The ack makes the device delete the batch: the records, the device's sequence
+        // number and the fleet's sequence number of the reply must be on disk first.
+        if kind == Kind::Records || reply.is_some() {
             self.registry.flush()?;
         }
         self.stats.accepted_messages.fetch_add(1, Ordering::Relaxed);
         Ok(reply)
-    }
-}
-
-/// Runs the ingest client until `shutdown`; `subscribed` fires on the first SUBACK.
-pub async fn run(
-    ingest: Arc<Ingest>,
-    host: String,
-    port: u16,
-    transport: Transport,
-    shutdown: CancellationToken,
-    subscribed: tokio::sync::oneshot::Sender<()>,
-) {
-    let mut subscribed = Some(subscribed);
-    let mut options = MqttOptions::new("fleet-ingest", host, port);
-    options
-        .set_keep_alive(Duration::from_secs(30))
-        .set_clean_session(false)
-        .set_max_packet_size(
-            ingest.limits.max_message * 2 + 1024,
-            ingest.limits.max_message * 2 + 1024,
-        );
-    if let Transport::Tls(tls) = transport {
-        options.set_transport(rumqttc::Transport::tls_with_config(
-            rumqttc::TlsConfiguration::Rustls(tls),
-        ));
-    }
-    let (client, mut eventloop) = AsyncClient::new(options, 1024);
-    let _ = ingest.client.set(client.clone());
-    let mut network = rumqttc::NetworkOptions::new();
-    network.set_tcp_nodelay(true);
-    eventloop.set_network_options(network);
-    let mut backoff = Duration::from_millis(100);
-    let (shards, workers): (Vec<_>, Vec<_>) = (0..SHARDS)
-        .map(|_| {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<rumqttc::Publish>(256);
-            let (ingest, client) = (ingest.clone(), client.clone());
-            let worker = tokio::spawn(async move {
-                while let Some(p) = rx.recv().await {
-                    apply(&ingest, &client, p).await;
-                }
-            });
-            (tx, worker)
-        })
-        .unzip();
-    loop {
-        let event = tokio::select! {
-            event = eventloop.poll() => event,
-            () = shutdown.cancelled() => break,
-        };
-        match event {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                backoff = Duration::from_millis(100);
-                tracing::info!("fleet ingest connected to the broker");
-                if let Err(e) = client.try_subscribe(topics::FLEET_SUBSCRIPTION, QoS::AtLeastOnce) {
-                    tracing::warn!(error = %e, "cannot subscribe");
-                }
-            }
-            Ok(Event::Incoming(Packet::SubAck(_))) => {
-                if let Some(tx) = subscribed.take() {
-                    let _ = tx.send(());
-                }
-            }
-            Ok(Event::Incoming(Packet::Publish(p))) => {
-                // One shard per device id hash: a device's messages stay in order (its
-                // sequence numbers are checked in order), devices proceed in parallel.
-                let device = p.topic.split('/').nth(3).unwrap_or_default();
-                let shard = stripe(device, shards.len());
-                if shards[shard].send(p).await.is_err() {
-                    break;
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::debug!(error = %e, "broker connection lost; reconnecting");
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    () = shutdown.cancelled() => break,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-    drop(shards);
-    for worker in workers {
-        let _ = worker.await;
-    }
-    let _ = client.try_disconnect();
-}
-
-/// Ingest workers; each owns the devices whose id hashes to it.
-const SHARDS: usize = 4;
-
-fn stripe(device: &str, n: usize) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    device.hash(&mut h);
-    (h.finish() % n as u64) as usize
-}
-
-/// Verifies and applies one message, then publishes its ack or counts its refusal.
-async fn apply(ingest: &Arc<Ingest>, client: &AsyncClient, p: rumqttc::Publish) {
-    let worker = ingest.clone();
-    let topic = p.topic.clone();
-    let payload = p.payload.clone();
-    let result = tokio::task::spawn_blocking(move || worker.handle(&topic, &payload)).await;
-    match result {
-        Ok(Ok(Some((topic, payload)))) => {
-            if let Err(e) = client
-                .publish(topic, QoS::AtLeastOnce, false, payload)
-                .await
-            {
-                tracing::warn!(error = %e, "cannot publish an ack");
-            }
-        }
-        Ok(Ok(None)) => {}
-        Ok(Err(refusal)) => {
-            ingest.stats.reject(refusal.reason());
-            tracing::debug!(topic = %p.topic, reason = refusal.reason(), error = %refusal, "message refused");
-        }
-        Err(e) => tracing::error!(error = %e, "ingest task failed"),
     }
 }
