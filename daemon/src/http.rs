@@ -245,8 +245,15 @@ async fn list_predictions(
         return error(&unknown_model(&service, &name));
     }
     let limit = query.limit.clamp(1, 10_000);
-    match service.store.list(&name, query.after, limit) {
-        Ok(records) => {
+    // A page can scan much of the store (other models' records are skipped): on the
+    // blocking pool, not on an async worker that also answers health probes.
+    let listed = {
+        let service = service.clone();
+        tokio::task::spawn_blocking(move || service.store.list(&name, query.after, limit)).await
+    };
+    match listed {
+        Err(e) => error(&ApiError::new(ErrorKind::StoreFailed, e.to_string())),
+        Ok(Ok(records)) => {
             let next = records.last().map(|(p, _)| p.id.to_string());
             let items: Vec<_> = records
                 .iter()
@@ -254,7 +261,7 @@ async fn list_predictions(
                 .collect();
             ok(&serde_json::json!({"predictions": items, "next_after": next}))
         }
-        Err(e) => error(&ApiError::new(ErrorKind::StoreFailed, e.to_string())),
+        Ok(Err(e)) => error(&ApiError::new(ErrorKind::StoreFailed, e.to_string())),
     }
 }
 

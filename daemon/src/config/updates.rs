@@ -20,6 +20,13 @@ pub struct UpdatesConfig {
     pub chunk_bytes: u32,
     /// A fetch not answered within this is asked again.
     pub fetch_timeout: Duration,
+    /// After this many unanswered fetches in a row the job fails (`fetch_timeout`), so a
+    /// fleet that never answers does not hold the updater; the next desired state starts
+    /// it again, resuming from the part on disk.
+    pub fetch_attempts: u32,
+    /// Versions of a model kept on disk after a commit: the served one and `keep_versions - 1`
+    /// below it (the rollback targets).
+    pub keep_versions: u32,
     /// After a switch, how long the new version is watched before it is committed; zero
     /// turns the watch off.
     pub health_window: Duration,
@@ -83,6 +90,8 @@ pub(super) fn check_updates(
         (Duration::from_millis(100), Duration::from_secs(600)),
         issues,
     );
+    let fetch_attempts = f.integer("fetch_attempts", 6, (1, 10_000), issues) as u32;
+    let keep_versions = f.integer("keep_versions", 2, (1, 100), issues) as u32;
     let health_window = f.duration(
         "health_window",
         Duration::from_secs(300),
@@ -137,6 +146,8 @@ pub(super) fn check_updates(
         max_bundle_bytes,
         chunk_bytes,
         fetch_timeout,
+        fetch_attempts,
+        keep_versions,
         health_window,
         health,
         shadow_window,

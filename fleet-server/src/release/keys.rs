@@ -229,7 +229,7 @@ pub fn next_root(
     let refs: Vec<&SigningKey> = signers.iter().collect();
     let signed = next.sign(&refs);
     // Check what devices will check before writing it.
-    current.verify_next(&signed)?;
+    current.verify_next(&signed, now_ms())?;
     let path = root_file(dir, next.version);
     write_new(&path, &signed.to_bytes())?;
     Ok(path)

@@ -114,7 +114,7 @@ pub fn verify_manifest(
     let excluded = root.excluded(facts.now_ms);
     signed.verify(Domain::Manifest, &root.release_signers(&excluded))?;
     // Step 4: a manifest, no unknown fields, of kind "manifest".
-    let m: Manifest = signed.payload(Domain::Manifest)?;
+    let mut m: Manifest = signed.payload(Domain::Manifest)?;
     if m.kind != "manifest" {
         return Err(BundleError::Malformed {
             what: "manifest",
@@ -125,7 +125,7 @@ pub fn verify_manifest(
     let digest = signed.digest();
     if m.model != expected.model
         || m.version != expected.version
-        || digest != expected.manifest_sha256
+        || !digest.eq_ignore_ascii_case(expected.manifest_sha256)
     {
         return Err(BundleError::NotDesired {
             model: m.model,
@@ -179,7 +179,12 @@ pub fn verify_manifest(
             running: facts.daemon_version.clone(),
         });
     }
-    // Step 10: safe, unique file names and well-formed hashes.
+    // Step 10: safe, unique file names and well-formed hashes, normalised to lowercase (the
+    // form every digest we compute has, so an uppercase hash in a signed manifest matches
+    // the file it names instead of never matching).
+    for f in &mut m.files {
+        f.sha256.make_ascii_lowercase();
+    }
     let mut names = BTreeSet::new();
     for f in &m.files {
         let hash_ok = f.sha256.len() == 64 && f.sha256.bytes().all(|b| b.is_ascii_hexdigit());

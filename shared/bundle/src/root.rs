@@ -148,7 +148,8 @@ impl Root {
             .collect()
     }
 
-    /// Key ids that do not count at `now_ms`: revoked, or past their expiry.
+    /// Key ids that do not count at `now_ms`: revoked, or past their expiry (for root keys
+    /// as for release keys).
     pub fn excluded(&self, now_ms: u64) -> BTreeSet<String> {
         let expired = self
             .keys
@@ -212,8 +213,8 @@ impl Root {
         Ok(root)
     }
 
-    /// Verifies the root document that follows this one (a rotation).
-    pub fn verify_next(&self, signed: &Signed) -> Result<Self, BundleError> {
+    /// Verifies the root document that follows this one (a rotation) at `now_ms`.
+    pub fn verify_next(&self, signed: &Signed, now_ms: u64) -> Result<Self, BundleError> {
         // PROTOCOL.md §Root verification, steps 2 and 3: a root document of the right shape.
         let next: Root = signed.payload(Domain::Root)?;
         next.check_shape()?;
@@ -224,11 +225,13 @@ impl Root {
                 found: next.version,
             });
         }
-        let none = BTreeSet::new();
-        // Step 9: a threshold of the previous root keys signed it.
-        self.verify_by(signed, &none)?;
-        // Step 10: a threshold of its own root keys signed it.
-        next.verify_by(signed, &none)?;
+        // Step 9: a threshold of the previous root keys signed it, keys the previous root
+        // revoked or let expire not counting (a stolen, revoked root key cannot sign the
+        // rotation that un-revokes it).
+        self.verify_by(signed, &self.excluded(now_ms))?;
+        // Step 10: a threshold of its own root keys signed it, its own revocations and
+        // expiries applied too.
+        next.verify_by(signed, &next.excluded(now_ms))?;
         Ok(next)
     }
 
@@ -244,7 +247,7 @@ impl Root {
         docs.sort_by_key(|(v, _)| *v);
         let mut current = self.clone();
         for (_, signed) in docs {
-            current = current.verify_next(signed)?;
+            current = current.verify_next(signed, now_ms)?;
         }
         // Step 11: the newest document reached has not expired.
         current.check_fresh(now_ms)?;

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -153,8 +153,9 @@ impl Signed {
             else {
                 continue;
             };
+            // `verify_strict`: no small-order keys, no malleable (non-canonical) signatures.
             if key
-                .verify(&bytes, &ed25519_dalek::Signature::from_bytes(&sig))
+                .verify_strict(&bytes, &ed25519_dalek::Signature::from_bytes(&sig))
                 .is_ok()
             {
                 counted.insert(s.key_id.clone());

@@ -118,3 +118,72 @@ fn a_first_root_listing_the_pinned_key_but_not_signed_by_it_is_refused() {
         "{result:?}"
     );
 }
+
+/// A version 2 root whose root keys are `keys`, signed by the first root key and `keys`.
+fn v2_with_root_keys(w: &World, keys: &[&ed25519_dalek::SigningKey]) -> Root {
+    let public: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
+    let mut v2 = Root::new(
+        NOW + 365 * DAY,
+        &public,
+        1,
+        &[(w.release[1].verifying_key(), None)],
+        1,
+    );
+    v2.version = 2;
+    v2
+}
+
+#[test]
+fn a_rotation_signed_with_a_root_key_the_old_root_revoked_is_refused() {
+    let w = world();
+    let (stolen, kept) = (key(2), key(4));
+    let mut v2 = v2_with_root_keys(&w, &[&stolen, &kept]);
+    v2.revoked
+        .insert(edge_bundle::key_id(&stolen.verifying_key()));
+    let trusted = w
+        .trusted()
+        .update(&[v2.sign(&[&w.root_key, &kept])], NOW)
+        .expect("v2");
+    // The thief signs a v3 that makes its own key the root.
+    let v3 = rotated(&w, &key(3), 3).sign(&[&stolen, &key(3)]);
+    assert!(matches!(
+        trusted.update(&[v3], NOW),
+        Err(BundleError::Threshold { role: "root", .. })
+    ));
+    let v3 = rotated(&w, &key(3), 3).sign(&[&kept, &key(3)]);
+    assert_eq!(trusted.update(&[v3], NOW).expect("v3").version, 3);
+}
+
+#[test]
+fn a_rotation_signed_with_an_expired_old_root_key_is_refused() {
+    let w = world();
+    let (expired, kept) = (key(2), key(4));
+    let mut v2 = v2_with_root_keys(&w, &[&expired, &kept]);
+    let id = edge_bundle::key_id(&expired.verifying_key());
+    if let Some(entry) = v2.keys.get_mut(&id) {
+        entry.expires_ms = Some(NOW - DAY);
+    }
+    let trusted = w
+        .trusted()
+        .update(&[v2.sign(&[&w.root_key, &kept])], NOW)
+        .expect("v2");
+    let v3 = rotated(&w, &key(3), 3).sign(&[&expired, &key(3)]);
+    assert!(matches!(
+        trusted.update(&[v3], NOW),
+        Err(BundleError::Threshold { role: "root", .. })
+    ));
+}
+
+#[test]
+fn a_rotation_to_a_root_that_revokes_its_own_signer_is_refused() {
+    let w = world();
+    let new_key = key(2);
+    let mut v2 = rotated(&w, &new_key, 2);
+    v2.revoked
+        .insert(edge_bundle::key_id(&new_key.verifying_key()));
+    assert!(matches!(
+        w.trusted()
+            .update(&[v2.sign(&[&w.root_key, &new_key])], NOW),
+        Err(BundleError::Threshold { role: "root", .. })
+    ));
+}

@@ -77,6 +77,12 @@ impl Updater {
             {
                 continue;
             }
+            // A newer instruction for the model being fetched replaces that job: a stuck
+            // download never holds back what the fleet wants now.
+            if self.job.as_ref().is_some_and(|j| j.manifest.model == model) {
+                tracing::info!(model = %model, "a new desired version replaces the download in progress");
+                self.job = None;
+            }
             let facts = DeviceFacts {
                 now_ms: now_ms(),
                 hardware: self.config.hardware_class.clone(),
@@ -106,6 +112,7 @@ impl Updater {
                         manifest_text: d.manifest,
                         digest: d.manifest_sha256,
                         waiting: None,
+                        unanswered: 0,
                     });
                 }
                 Ok(_) => {}

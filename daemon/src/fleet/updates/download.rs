@@ -137,6 +137,7 @@ impl Updater {
         }
         if let Some(job) = &mut self.job {
             job.waiting = None;
+            job.unanswered = 0;
         }
         self.advance().await;
     }

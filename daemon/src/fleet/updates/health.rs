@@ -124,6 +124,7 @@ impl Updater {
                 json!({"version": version, "state": "active", "health": "committed"}),
             )
             .await;
+            self.reclaim(&model).await;
         }
     }
 }

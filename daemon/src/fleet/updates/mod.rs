@@ -23,6 +23,7 @@ mod desired;
 mod download;
 mod health;
 mod phases;
+mod reclaim;
 mod rollback;
 mod state;
 mod trust;
@@ -52,6 +53,8 @@ struct Job {
     digest: String,
     /// The fetch in flight: (file, offset) and when it was sent.
     waiting: Option<(FileEntry, u64, Instant)>,
+    /// Fetches in a row that got no answer within `fetch_timeout`.
+    unanswered: u32,
 }
 
 /// A version in its health window.
@@ -220,11 +223,24 @@ impl Updater {
             .as_ref()
             .and_then(|j| j.waiting.as_ref())
             .is_some_and(|(_, _, at)| at.elapsed() > self.config.fetch_timeout);
-        if stale {
-            if let Some(job) = &mut self.job {
-                job.waiting = None;
-            }
-            self.advance().await;
+        if !stale {
+            return;
         }
+        let Some(job) = &mut self.job else { return };
+        job.waiting = None;
+        job.unanswered += 1;
+        if job.unanswered < self.config.fetch_attempts {
+            self.advance().await;
+            return;
+        }
+        // Not remembered as a failed manifest: the fleet may only have been away.
+        let (model, version) = (job.manifest.model.clone(), job.manifest.version);
+        let detail = format!(
+            "{} fetches in a row got no answer within {:?}",
+            job.unanswered, self.config.fetch_timeout
+        );
+        self.job = None;
+        self.fail(&model, version, None, "fetch_timeout", detail)
+            .await;
     }
 }

@@ -216,6 +216,9 @@ impl Updater {
                     json!({"version": version, "state": "active", "previous": previous, "health": health, "shadow": shadow}),
                 )
                 .await;
+                if !watching {
+                    self.reclaim(model).await;
+                }
             }
             Err(e) => {
                 self.fail(model, version, Some(digest), e.reason(), e.to_string())

@@ -29,6 +29,11 @@ pub struct UpdateState {
     /// Desired states ignored because they named a manifest in `failed` (seen by tests).
     #[serde(default)]
     pub ignored_failed: u64,
+    /// Files and bytes the disk reclaim removed after commits (`reclaim.rs`).
+    #[serde(default)]
+    pub reclaimed_files: u64,
+    #[serde(default)]
+    pub reclaimed_bytes: u64,
 }
 
 pub fn file(dir: &Path) -> PathBuf {
