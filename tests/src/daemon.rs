@@ -123,6 +123,16 @@ impl Daemon {
         (status, value)
     }
 
+    /// The version of `mlp` that answers a request (panics when the request fails).
+    pub fn served_version(&self) -> String {
+        let (status, reply) = self.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 3));
+        assert_eq!(status, 200, "{reply}");
+        reply["model_version"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no model_version in {reply}"))
+            .to_string()
+    }
+
     pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let (status, text) = self.get(path);
         let value = serde_json::from_str(&text)

@@ -173,6 +173,25 @@ impl Fleet {
         EdgedConfig::new(state).fleet(&self.mqtt, &self.public_key)
     }
 
+    /// `fleet devices desire ID --model mlp --version VERSION`, with the real CLI.
+    pub fn desire(&self, id: &str, version: u64) {
+        let (admin, v) = (self.admin.to_string(), version.to_string());
+        let (out, _, stderr) = crate::run(binary("fleet").args([
+            "devices",
+            "--addr",
+            &admin,
+            "--token",
+            TOKEN,
+            "desire",
+            id,
+            "--model",
+            "mlp",
+            "--version",
+            &v,
+        ]));
+        assert!(out.status.success(), "fleet devices desire: {stderr}");
+    }
+
     pub fn kill9(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

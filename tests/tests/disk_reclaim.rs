@@ -7,10 +7,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::daemon::{install_model, mlp_request};
-use e2e::fleet::{Fleet, TOKEN};
+use e2e::daemon::install_model;
+use e2e::fleet::Fleet;
 use e2e::wait::{eventually, when};
-use e2e::{binary, run};
 
 fn disk_use(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
@@ -54,7 +53,6 @@ fn ten_consecutive_updates_keep_the_served_and_previous_versions_and_nothing_els
         .join(format!("{}.part", "ab".repeat(32)));
     std::fs::write(&abandoned, vec![0u8; 50_000]).expect("write");
     let one_version = disk_use(&state.join("models/mlp/1"));
-    let admin = fleet.admin.to_string();
     let mut peak = 0;
     for version in 2..=11u64 {
         e2e::release::release(
@@ -66,21 +64,7 @@ fn ten_consecutive_updates_keep_the_served_and_previous_versions_and_nothing_els
             &[],
             |_| {},
         );
-        let v = version.to_string();
-        let (out, _, stderr) = run(binary("fleet").args([
-            "devices",
-            "--addr",
-            &admin,
-            "--token",
-            TOKEN,
-            "desire",
-            &id,
-            "--model",
-            "mlp",
-            "--version",
-            &v,
-        ]));
-        assert!(out.status.success(), "{stderr}");
+        fleet.desire(&id, version);
         eventually(
             &format!("version {version} committed"),
             Duration::from_secs(60),
@@ -93,11 +77,7 @@ fn ten_consecutive_updates_keep_the_served_and_previous_versions_and_nothing_els
                 )
             },
         );
-        let (status, reply) = edged.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 3));
-        assert_eq!(
-            (status, reply["model_version"].as_str()),
-            (200, Some(v.as_str()))
-        );
+        assert_eq!(edged.served_version(), version.to_string());
         // The reclaim follows the commit report: wait for it to show on disk.
         eventually("the reclaim", Duration::from_secs(10), || {
             let on_disk = versions_on_disk(&state);

@@ -80,15 +80,6 @@ fn backlog(d: &Daemon) -> u64 {
     status["fleet"]["backlog"].as_u64().expect("backlog")
 }
 
-fn served_version(d: &Daemon) -> String {
-    let (status, reply) = d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 3));
-    assert_eq!(status, 200, "{reply}");
-    reply["model_version"]
-        .as_str()
-        .expect("version")
-        .to_string()
-}
-
 fn wait_served(d: &Daemon, version: &str) {
     eventually(
         &format!("serving version {version}"),
@@ -215,22 +206,11 @@ fn desired_states_and_rollbacks_signed_for_another_box_are_refused() {
     broker.publish(&topics::down(&b_id, "desired"), &desired_for_a);
     wait_refused(&b, "wrong_recipient", 1);
     wait_served(&a, "2");
-    assert_eq!(served_version(&b), "1", "B took A's desired state");
+    assert_eq!(b.served_version(), "1", "B took A's desired state");
 
     // B is updated the regular way; then the rollout is rolled back, and A's rollback is
     // replayed to B.
-    fleet_cli(
-        &fleet,
-        &[
-            "devices",
-            "desire",
-            &b_id,
-            "--model",
-            "mlp",
-            "--version",
-            "2",
-        ],
-    );
+    fleet.desire(&b_id, 2);
     wait_served(&b, "2");
     while to_a.try_recv().is_ok() {}
     fleet_cli(&fleet, &["rollout", "rollback", &rollout]);
@@ -243,7 +223,7 @@ fn desired_states_and_rollbacks_signed_for_another_box_are_refused() {
     wait_served(&a, "1");
     broker.publish(&topics::down(&b_id, "desired"), &rollback_for_a);
     wait_refused(&b, "wrong_recipient", 2);
-    assert_eq!(served_version(&b), "2", "B took A's rollback");
+    assert_eq!(b.served_version(), "2", "B took A's rollback");
     let _ = traffic(&b, "after", 2);
 }
 
@@ -263,10 +243,7 @@ fn a_fleet_restarted_with_its_clock_an_hour_behind_still_updates_its_boxes() {
     );
     let (edged, id) = fleet.approved_edged(&state, &config);
     e2e::release::release(dir.path(), &keys, &fleet, 2, "release-1.key", &[], |_| {});
-    fleet_cli(
-        &fleet,
-        &["devices", "desire", &id, "--model", "mlp", "--version", "2"],
-    );
+    fleet.desire(&id, 2);
     wait_served(&edged, "2");
     let config_file = fleet.config.clone();
     drop(fleet);
@@ -275,10 +252,7 @@ fn a_fleet_restarted_with_its_clock_an_hour_behind_still_updates_its_boxes() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let fleet = Fleet::start_file(&config_file, &env);
     e2e::release::release(dir.path(), &keys, &fleet, 3, "release-1.key", &[], |_| {});
-    fleet_cli(
-        &fleet,
-        &["devices", "desire", &id, "--model", "mlp", "--version", "3"],
-    );
+    fleet.desire(&id, 3);
     wait_served(&edged, "3");
     assert_eq!(
         refused(&edged, "replayed"),

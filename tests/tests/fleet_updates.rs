@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use e2e::config::Value;
 use e2e::daemon::{Daemon, install_model, mlp_request};
-use e2e::fleet::{Fleet, TOKEN};
+use e2e::fleet::Fleet;
 use e2e::wait::{eventually, when};
 use e2e::{binary, free_port, run};
 
@@ -40,21 +40,7 @@ fn release(
 }
 
 fn desire(fleet: &Fleet, id: &str, version: u64) {
-    let v = version.to_string();
-    let admin = fleet.admin.to_string();
-    fleet_cli(&[
-        "devices",
-        "--addr",
-        &admin,
-        "--token",
-        TOKEN,
-        "desire",
-        id,
-        "--model",
-        "mlp",
-        "--version",
-        &v,
-    ]);
+    fleet.desire(id, version);
 }
 
 /// Waits until the device reports `state` for mlp `version`; returns the report.

@@ -8,28 +8,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::daemon::{Daemon, install_model, mlp_request};
-use e2e::fleet::{Fleet, TOKEN};
+use e2e::daemon::install_model;
+use e2e::fleet::Fleet;
 use e2e::wait::{eventually, when};
-use e2e::{binary, run};
-
-fn desire(fleet: &Fleet, id: &str, version: u64) {
-    let (admin, v) = (fleet.admin.to_string(), version.to_string());
-    let (out, _, stderr) = run(binary("fleet").args([
-        "devices",
-        "--addr",
-        &admin,
-        "--token",
-        TOKEN,
-        "desire",
-        id,
-        "--model",
-        "mlp",
-        "--version",
-        &v,
-    ]));
-    assert!(out.status.success(), "{stderr}");
-}
 
 /// Releases the example model as version 2 with its last weight byte changed, so its
 /// weights file is a blob of its own; returns that blob's hash.
@@ -45,15 +26,6 @@ fn release_distinct(dir: &Path, keys: &Path, fleet: &Fleet) -> String {
     edge_bundle::describe_file(&weights, "weights.safetensors")
         .expect("hash")
         .sha256
-}
-
-fn served(d: &Daemon) -> String {
-    let (status, reply) = d.post_json("/v2/models/mlp/infer", &mlp_request(None, 1, 3));
-    assert_eq!(status, 200, "{reply}");
-    reply["model_version"]
-        .as_str()
-        .expect("version")
-        .to_string()
 }
 
 #[test]
@@ -75,19 +47,19 @@ fn a_fetch_never_answered_fails_the_job_and_a_later_desired_version_still_instal
     // them goes unanswered.
     let lost = release_distinct(dir.path(), &keys, &fleet);
     std::fs::remove_file(dir.path().join("fleet/bundles/blobs").join(&lost)).expect("remove");
-    desire(&fleet, &id, 2);
+    fleet.desire(&id, 2);
     let device = fleet.wait_device(&id, 60, "version 2 failed", |d| {
         let u = &d["status"]["updates"]["mlp"];
         u["version"] == 2 && u["state"] == "failed"
     });
     let report = &device["status"]["updates"]["mlp"];
     assert_eq!(report["reason"], "fetch_timeout", "{report}");
-    assert_eq!(served(&edged), "1");
+    assert_eq!(edged.served_version(), "1");
     // The updater is free again: version 3 installs.
     e2e::release::release(dir.path(), &keys, &fleet, 3, "release-1.key", &[], |_| {});
-    desire(&fleet, &id, 3);
+    fleet.desire(&id, 3);
     eventually("serving version 3", Duration::from_secs(60), || {
-        let v = served(&edged);
+        let v = edged.served_version();
         when(v == "3", v)
     });
 }
