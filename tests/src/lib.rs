@@ -91,3 +91,26 @@ pub fn ready_line(child: &mut Child, prefix: &str, timeout: Duration) -> Option<
         }
     }
 }
+
+/// The environment that runs a process under libfaketime with its wall clock at `offset`
+/// ("-1h", "+400d", or "@1970-01-01 00:00:00"); monotonic clocks are left alone, so timers
+/// behave. Debian's `faketime` package; scripts/test.sh installs it.
+pub fn faketime(offset: &str) -> Vec<(&'static str, String)> {
+    let lib = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
+        .iter()
+        .map(|d| Path::new(d).join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("libfaketime is not installed: run scripts/test.sh (it installs faketime)")
+        });
+    vec![
+        ("LD_PRELOAD", lib.display().to_string()),
+        ("FAKETIME", offset.to_string()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+    ]
+}
+
+/// [`faketime`]'s pairs as the `&str` pairs `Command::envs` and the start helpers take.
+pub fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::fleet::Fleet;
 use crate::{binary, run};
 
-fn fleet_cli(args: &[&str]) {
-    let (out, _, stderr) = run(binary("fleet").args(args));
+fn fleet_cli_env(args: &[&str], env: &[(&str, &str)]) {
+    let (out, _, stderr) = run(binary("fleet").args(args).envs(env.iter().copied()));
     assert!(out.status.success(), "fleet {args:?}: {stderr}");
 }
 
@@ -53,6 +53,22 @@ pub fn release(
     extra: &[&str],
     edit: impl FnOnce(&Path),
 ) {
+    release_signed_with_env(dir, keys, fleet, version, key, extra, &[], edit);
+}
+
+/// [`release`], with `sign_env` in the environment of `fleet model sign` and `publish` (a
+/// clock set elsewhere with [`crate::faketime`], for a manifest made in the past).
+#[allow(clippy::too_many_arguments)]
+pub fn release_signed_with_env(
+    dir: &Path,
+    keys: &Path,
+    fleet: &Fleet,
+    version: u64,
+    key: &str,
+    extra: &[&str],
+    sign_env: &[(&str, &str)],
+    edit: impl FnOnce(&Path),
+) {
     let out = example_copy(dir, version);
     edit(&out);
     let (model, key) = (
@@ -61,12 +77,15 @@ pub fn release(
     );
     let mut args = vec!["model", "sign", &model, "--key", &key];
     args.extend_from_slice(extra);
-    fleet_cli(&args);
+    fleet_cli_env(&args, sign_env);
     let (config, roots) = (
         fleet.config.display().to_string(),
         keys.join("roots").display().to_string(),
     );
-    fleet_cli(&[
-        "model", "publish", &model, "--config", &config, "--roots", &roots,
-    ]);
+    fleet_cli_env(
+        &[
+            "model", "publish", &model, "--config", &config, "--roots", &roots,
+        ],
+        sign_env,
+    );
 }

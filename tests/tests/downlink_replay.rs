@@ -9,7 +9,6 @@
 
 #![allow(clippy::expect_used)]
 
-use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -248,7 +247,7 @@ fn a_fleet_restarted_with_its_clock_an_hour_behind_still_updates_its_boxes() {
     let config_file = fleet.config.clone();
     drop(fleet);
     // The same fleet, its clock an hour behind (libfaketime; monotonic clocks left alone).
-    let env = faketime("-1h");
+    let env = e2e::faketime("-1h");
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let fleet = Fleet::start_file(&config_file, &env);
     e2e::release::release(dir.path(), &keys, &fleet, 3, "release-1.key", &[], |_| {});
@@ -259,21 +258,4 @@ fn a_fleet_restarted_with_its_clock_an_hour_behind_still_updates_its_boxes() {
         0,
         "the box refused the restarted fleet's messages"
     );
-}
-
-/// The environment that runs a process under libfaketime with its wall clock at `offset`
-/// (Debian's `faketime` package; scripts/test.sh installs it).
-fn faketime(offset: &str) -> Vec<(&'static str, String)> {
-    let lib = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
-        .iter()
-        .map(|d| Path::new(d).join("faketime/libfaketime.so.1"))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| {
-            panic!("libfaketime is not installed: run scripts/test.sh (it installs faketime)")
-        });
-    vec![
-        ("LD_PRELOAD", lib.display().to_string()),
-        ("FAKETIME", offset.to_string()),
-        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
-    ]
 }

@@ -150,6 +150,8 @@ pub struct Store {
     /// Next outbox sequence number, or `None` when nothing is uploaded (no fleet configured).
     outbox: Option<AtomicU64>,
     outbox_len: AtomicU64,
+    /// The last uplink sequence number handed out, and the one reserved on disk up to.
+    uplink: Mutex<(u64, u64)>,
     /// Serialises writes that share a correlation key (by hash stripe).
     key_locks: [Mutex<()>; KEY_STRIPES],
 }
@@ -186,6 +188,7 @@ impl Store {
             key_locks: std::array::from_fn(|_| Mutex::new(())),
             outbox: None,
             outbox_len: AtomicU64::new(0),
+            uplink: Mutex::new((0, 0)),
         };
         if outbox {
             store.open_outbox()?;

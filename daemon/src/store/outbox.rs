@@ -106,19 +106,37 @@ impl Store {
         self.outbox_len.load(Ordering::Relaxed)
     }
 
-    /// The next uplink envelope sequence number: above the last one used (persisted) and
-    /// above the clock in microseconds, so neither a crash nor a restored backup reuses one.
+    /// The next uplink sequence number: above every one handed out before, also across a
+    /// power cut, and at least the clock in µs. Numbers are reserved on disk in blocks
+    /// (written and flushed before the first of a block is used), so a crash skips the
+    /// rest of a block instead of handing a number out twice: on a box whose clock reads
+    /// 1970 after the cut, nothing else would keep its messages above the ones the fleet
+    /// already took (the fleet would refuse them as replays).
     pub fn next_uplink_seq(&self) -> Result<u64> {
-        let floor = now_ms() * 1000;
+        const BLOCK: u64 = 1024;
         let key = counter_key("uplink_seq");
-        let value = self
-            .tree
-            .update_and_fetch(&key, |old| {
-                let next = old.map_or(0, decode_u64).max(floor) + 1;
-                Some(next.to_be_bytes().to_vec())
-            })
-            .map_err(sled_err("sequence"))?;
-        Ok(value.map_or(floor + 1, |v| decode_u64(&v)))
+        let mut guard = self
+            .uplink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (last, reserved) = &mut *guard;
+        if *reserved == 0 {
+            // First use since open: continue above everything reserved before.
+            let stored = self.tree.get(&key).map_err(sled_err("sequence"))?;
+            *last = stored.map_or(0, |v| decode_u64(&v));
+            *reserved = *last;
+        }
+        let next = (*last + 1).max(now_ms() * 1000);
+        if next > *reserved {
+            let block = next + BLOCK;
+            self.tree
+                .insert(&key, &block.to_be_bytes())
+                .map_err(sled_err("sequence"))?;
+            self.db.flush().map_err(sled_err("sequence"))?;
+            *reserved = block;
+        }
+        *last = next;
+        Ok(next)
     }
 }
 

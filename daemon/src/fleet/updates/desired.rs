@@ -11,7 +11,7 @@ use edge_protocol::envelope::Envelope;
 use edge_protocol::messages::Desired;
 use serde_json::json;
 
-use super::{Job, Updater, now_ms};
+use super::{Job, Updater};
 
 impl Updater {
     pub(super) async fn on_desired(&mut self, envelope: Envelope) {
@@ -32,17 +32,13 @@ impl Updater {
             }
         };
         self.state.desired_seq = envelope.seq;
+        // The fleet signed this time: the box's clock is never taken to be earlier.
+        self.raise_time_floor(envelope.time_ms);
         self.save();
-        let root = match self.trust(&desired.roots) {
-            Ok(r) => r,
-            Err(e) => {
-                for (model, d) in &desired.models {
-                    self.fail(model, d.version, None, e.reason(), e.to_string())
-                        .await;
-                }
-                return;
-            }
-        };
+        // A failed trust chain refuses every new bundle, but not a rollback (which installs
+        // nothing) nor a version the box already serves: an expired root must not keep a box
+        // on a version the fleet is taking back.
+        let root = self.trust(&desired.roots);
         for (model, d) in desired.models {
             let Some(served) = self.service.registry.get(&model) else {
                 self.fail(
@@ -65,6 +61,14 @@ impl Updater {
                 self.roll_back(&model, d.version, served.version).await;
                 continue;
             }
+            let root = match &root {
+                Ok(root) => root,
+                Err(e) => {
+                    self.fail(&model, d.version, None, e.reason(), e.to_string())
+                        .await;
+                    continue;
+                }
+            };
             if self.state.failed.get(&model) == Some(&d.manifest_sha256) {
                 self.state.ignored_failed += 1;
                 self.save();
@@ -84,7 +88,7 @@ impl Updater {
                 self.job = None;
             }
             let facts = DeviceFacts {
-                now_ms: now_ms(),
+                now_ms: self.trusted_now(),
                 hardware: self.config.hardware_class.clone(),
                 daemon_version: env!("CARGO_PKG_VERSION").to_string(),
                 size_cap: self.config.max_bundle_bytes,
@@ -97,7 +101,7 @@ impl Updater {
             let verified =
                 Signed::parse(Domain::Manifest, d.manifest.as_bytes()).and_then(|signed| {
                     edge_bundle::verify_manifest(
-                        &root,
+                        root,
                         &signed,
                         &facts,
                         self.state.highest.get(&model).copied(),
@@ -107,6 +111,8 @@ impl Updater {
             match verified {
                 Ok(manifest) if self.job.is_none() => {
                     tracing::info!(model = %model, version = d.version, "model update accepted; fetching");
+                    self.raise_time_floor(manifest.created_ms);
+                    self.save();
                     self.job = Some(Job {
                         manifest,
                         manifest_text: d.manifest,

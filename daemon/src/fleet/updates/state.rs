@@ -29,6 +29,10 @@ pub struct UpdateState {
     /// Desired states ignored because they named a manifest in `failed` (seen by tests).
     #[serde(default)]
     pub ignored_failed: u64,
+    /// The newest signed time seen (a desired state's, a manifest's creation): the box's
+    /// clock is never taken to be earlier (`trust.rs`).
+    #[serde(default)]
+    pub time_floor_ms: u64,
     /// Files and bytes the disk reclaim removed after commits (`reclaim.rs`).
     #[serde(default)]
     pub reclaimed_files: u64,
