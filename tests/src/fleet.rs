@@ -192,6 +192,41 @@ impl Fleet {
         assert!(out.status.success(), "fleet devices desire: {stderr}");
     }
 
+    /// `fleet rollout ARGS` with the real CLI; returns its stdout.
+    pub fn rollout(&self, args: &[&str]) -> String {
+        let admin = self.admin.to_string();
+        let mut all = vec!["rollout", "--addr", &admin, "--token", TOKEN];
+        all.extend_from_slice(args);
+        let (out, stdout, stderr) = crate::run(binary("fleet").args(&all));
+        assert!(out.status.success(), "fleet {all:?}: {stderr}");
+        stdout
+    }
+
+    /// A rollout of mlp `version` in one wave (100%) to the devices with every tag of
+    /// `select`, gated on the error rate only; returns its id.
+    pub fn rollout_now(&self, version: u64, select: &[&str]) -> String {
+        let v = version.to_string();
+        let mut args = vec![
+            "create",
+            "--model",
+            "mlp",
+            "--version",
+            &v,
+            "--waves",
+            "100%",
+        ];
+        args.extend(["--soak", "300ms", "--max-error-rate", "0.5"]);
+        for tag in select {
+            args.extend(["--select", tag]);
+        }
+        let created = self.rollout(&args);
+        created
+            .split_whitespace()
+            .next()
+            .unwrap_or_else(|| panic!("no rollout id in {created}"))
+            .to_string()
+    }
+
     pub fn kill9(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

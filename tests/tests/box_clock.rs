@@ -11,9 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use e2e::daemon::{Daemon, install_model};
-use e2e::fleet::{Fleet, TOKEN};
+use e2e::fleet::Fleet;
 use e2e::wait::{eventually, when};
-use e2e::{binary, env_refs, faketime, free_port, run};
+use e2e::{env_refs, faketime, free_port};
 
 const EPOCH: &str = "@1970-01-02 00:00:00";
 
@@ -112,35 +112,14 @@ fn a_rollback_is_not_blocked_by_an_expired_root() {
     let box_config = config(&fleet, &state, &root_key);
     let (edged, id) = fleet.approved_edged(&state, &box_config);
     e2e::release::release(dir.path(), &keys, &fleet, 2, "release-1.key", &[], |_| {});
-    let admin = fleet.admin.to_string();
-    let rollout = |args: &[&str]| {
-        let mut all = vec!["rollout", "--addr", &admin, "--token", TOKEN];
-        all.extend_from_slice(args);
-        let (out, stdout, stderr) = run(binary("fleet").args(&all));
-        assert!(out.status.success(), "{stderr}");
-        stdout
-    };
-    let created = rollout(&[
-        "create",
-        "--model",
-        "mlp",
-        "--version",
-        "2",
-        "--waves",
-        "100%",
-        "--soak",
-        "300ms",
-        "--max-error-rate",
-        "0.5",
-    ]);
-    let rollout_id = created.split_whitespace().next().expect("id").to_string();
+    let rollout_id = fleet.rollout_now(2, &[]);
     wait_report(&fleet, &id, 2, "active");
     // The box's clock jumps 400 days ahead: the root document (365 days) has expired.
     edged.kill9();
     let ahead = faketime("+400d");
     let edged = Daemon::start_with_env(&state, &box_config, &env_refs(&ahead));
     assert_eq!(edged.served_version(), "2");
-    rollout(&["rollback", &rollout_id]);
+    fleet.rollout(&["rollback", &rollout_id]);
     eventually("back on version 1", Duration::from_secs(60), || {
         let v = edged.served_version();
         when(v == "1", v)

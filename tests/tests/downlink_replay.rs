@@ -13,11 +13,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use e2e::daemon::{Daemon, install_model, mlp_request};
-use e2e::fleet::{Fleet, TOKEN, traffic};
+use e2e::fleet::{Fleet, traffic};
 use e2e::mosquitto::Mosquitto;
 use e2e::sim::Sim;
 use e2e::wait::{eventually, when};
-use e2e::{binary, run};
 use edge_protocol::envelope::Kind;
 use edge_protocol::records::RecordBatch;
 use edge_protocol::topics;
@@ -94,15 +93,6 @@ fn wait_served(d: &Daemon, version: &str) {
     );
 }
 
-fn fleet_cli(fleet: &Fleet, args: &[&str]) -> String {
-    let admin = fleet.admin.to_string();
-    let mut all = vec![args[0], "--addr", &admin, "--token", TOKEN];
-    all.extend_from_slice(&args[1..]);
-    let (out, stdout, stderr) = run(binary("fleet").args(&all));
-    assert!(out.status.success(), "fleet {all:?}: {stderr}");
-    stdout
-}
-
 #[test]
 fn an_ack_the_fleet_signed_for_another_box_makes_the_victim_delete_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -175,30 +165,7 @@ fn desired_states_and_rollbacks_signed_for_another_box_are_refused() {
     let (b, b_id) = start("b");
     e2e::release::release(dir.path(), &keys, &fleet, 2, "release-1.key", &[], |_| {});
     let (_sniffer, to_a) = sniff(&broker, "sniffer", &topics::down(&a_id, "desired"));
-    let created = fleet_cli(
-        &fleet,
-        &[
-            "rollout",
-            "create",
-            "--model",
-            "mlp",
-            "--version",
-            "2",
-            "--select",
-            "site=a",
-            "--waves",
-            "100%",
-            "--soak",
-            "300ms",
-            "--max-error-rate",
-            "0.5",
-        ],
-    );
-    let rollout = created
-        .split_whitespace()
-        .next()
-        .expect("rollout id")
-        .to_string();
+    let rollout = fleet.rollout_now(2, &["site=a"]);
     let (_, desired_for_a) = to_a
         .recv_timeout(Duration::from_secs(60))
         .expect("A's desired state");
@@ -212,7 +179,7 @@ fn desired_states_and_rollbacks_signed_for_another_box_are_refused() {
     fleet.desire(&b_id, 2);
     wait_served(&b, "2");
     while to_a.try_recv().is_ok() {}
-    fleet_cli(&fleet, &["rollout", "rollback", &rollout]);
+    fleet.rollout(&["rollback", &rollout]);
     let rollback_for_a = eventually("A's rollback", Duration::from_secs(60), || {
         match to_a.recv_timeout(Duration::from_secs(1)) {
             Ok((_, bytes)) if String::from_utf8_lossy(&bytes).contains("rollback") => Ok(bytes),
