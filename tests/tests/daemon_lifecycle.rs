@@ -184,17 +184,50 @@ fn systemd_unit_verifies_and_its_hardening_scores_ok() {
     let local = unit.replace("/usr/bin/edged", &edged);
     let path = dir.path().join("edged.service");
     std::fs::write(&path, local).expect("write");
+    // The bound: exposure at most 1.5 with GPU access kept.
+    verify_and_score(&path);
+    for needle in [
+        "LimitNOFILE=",
+        "MemoryMax=",
+        "TasksMax=",
+        "After=network-online.target time-sync.target",
+    ] {
+        assert!(unit.contains(needle), "unit lacks {needle}");
+    }
+}
+
+/// `systemd-analyze verify` finds nothing, and `security` scores the unit at most 1.5.
+fn verify_and_score(path: &std::path::Path) {
     let (out, stdout, stderr) = run(std::process::Command::new("systemd-analyze")
         .arg("verify")
-        .arg(&path));
+        .arg(path));
     assert!(
         out.status.success() && stderr.trim().is_empty(),
         "systemd-analyze verify: {stdout}{stderr}"
     );
     let (out, stdout, stderr) = run(std::process::Command::new("systemd-analyze")
-        .args(["security", "--offline=true", "--threshold=30"])
-        .arg(&path));
-    assert!(out.status.success(), "exposure over 3.0:\n{stdout}{stderr}");
+        .args(["security", "--offline=true", "--threshold=15"])
+        .arg(path));
+    assert!(out.status.success(), "exposure over 1.5:\n{stdout}{stderr}");
+}
+
+#[test]
+fn the_fleet_unit_verifies_and_its_hardening_scores_at_most_1_5() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unit = std::fs::read_to_string(repo_root().join("systemd/fleet.service")).expect("unit");
+    for needle in [
+        "ExecStart=/usr/bin/fleet serve --config /etc/fleet/fleet.toml",
+        "StateDirectory=fleet",
+        "RestartPreventExitStatus=64",
+        "LimitNOFILE=",
+        "MemoryDenyWriteExecute=yes",
+    ] {
+        assert!(unit.contains(needle), "fleet.service lacks {needle}");
+    }
+    let fleet = binary("fleet").get_program().to_string_lossy().into_owned();
+    let path = dir.path().join("fleet.service");
+    std::fs::write(&path, unit.replace("/usr/bin/fleet", &fleet)).expect("write");
+    verify_and_score(&path);
 }
 
 #[test]
