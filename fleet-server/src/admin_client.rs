@@ -152,8 +152,18 @@ impl AdminClient {
         }
     }
 
+    /// Every device, page by page.
     pub async fn devices(&self) -> Result<DeviceList> {
-        self.http.get("/api/devices").await
+        let mut all: DeviceList = self.http.get("/api/devices").await?;
+        while let Some(after) = all.next_after.take() {
+            let page: DeviceList = self
+                .http
+                .get(&format!("/api/devices?after={after}"))
+                .await?;
+            all.devices.extend(page.devices);
+            all.next_after = page.next_after;
+        }
+        Ok(all)
     }
 
     pub async fn device(&self, id: &str) -> Result<DeviceAnswer> {

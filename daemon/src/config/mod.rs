@@ -64,6 +64,13 @@ pub struct FleetConfig {
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// When set, `POST /v2/models/{name}/labels` needs `Authorization: Bearer TOKEN`: on a
+    /// box shared by several programs, only the one that knows the ground truth may label.
+    pub label_token: Option<String>,
+    /// Open connections at most; more wait in the accept queue.
+    pub max_connections: usize,
+    /// Headers and bodies must arrive within this (idle and slow connections are closed).
+    pub read_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -153,8 +160,27 @@ impl Config {
         let http = {
             let mut f = Fields::new("http", http);
             let listen = f.socket_addr("listen", SocketAddr::from(([127, 0, 0, 1], 8080)), issues);
+            let label_token = f.string("label_token", issues);
+            let max_connections = f.integer("max_connections", 1024, (1, 1 << 20), issues) as usize;
+            let read_timeout = f.duration(
+                "read_timeout",
+                Duration::from_secs(10),
+                (Duration::from_millis(100), Duration::from_secs(600)),
+                issues,
+            );
+            if label_token.as_ref().is_some_and(|t| t.len() < 16) {
+                issues.push(ConfigIssue {
+                    key: f.key("label_token"),
+                    message: "a secret of at least 16 characters".into(),
+                });
+            }
             f.finish(issues);
-            HttpConfig { listen }
+            HttpConfig {
+                listen,
+                label_token,
+                max_connections,
+                read_timeout,
+            }
         };
         let mqtt = check_mqtt(mqtt, issues);
         let limits = {

@@ -50,6 +50,11 @@ pub struct Service {
     pub metrics: Arc<Metrics>,
     max_request_bytes: usize,
     sample_inputs: f64,
+    /// `[http] label_token`: the bearer token labels need, when set.
+    label_token: Option<String>,
+    http: crate::config::HttpConfig,
+    /// One model reload at a time (`POST /v2/repository/models/{name}/load`).
+    pub reloading: Semaphore,
     in_flight: Semaphore,
     ready: AtomicBool,
     /// The fleet link's state, when a fleet is configured (`/v2/status`, `edged status`).
@@ -72,6 +77,9 @@ impl Service {
             metrics,
             max_request_bytes: config.limits.max_request_bytes,
             sample_inputs: config.store.sample_inputs,
+            label_token: config.http.label_token.clone(),
+            http: config.http.clone(),
+            reloading: Semaphore::new(1),
             in_flight: Semaphore::new(config.limits.max_in_flight),
             ready: AtomicBool::new(false),
             link,
@@ -88,6 +96,24 @@ impl Service {
             value["fleet"] = fleet;
         }
         value
+    }
+
+    /// Whether `authorization` (the request's header) may label: always without a
+    /// `label_token`, else only `Bearer TOKEN`, compared in constant time (only its length
+    /// shows).
+    pub fn may_label(&self, authorization: Option<&[u8]>) -> bool {
+        let Some(token) = &self.label_token else {
+            return true;
+        };
+        let given = authorization
+            .and_then(|h| h.strip_prefix(b"Bearer "))
+            .unwrap_or_default();
+        subtle::ConstantTimeEq::ct_eq(given, token.as_bytes()).into()
+    }
+
+    /// The HTTP front end's bounds (`[http]`).
+    pub fn http_limits(&self) -> &crate::config::HttpConfig {
+        &self.http
     }
 
     pub fn max_request_bytes(&self) -> usize {

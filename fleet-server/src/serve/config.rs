@@ -22,6 +22,8 @@ pub struct ServeConfig {
     pub admin_token: String,
     /// Largest MQTT message accepted.
     pub max_message_bytes: usize,
+    /// Self-enrolment limits (`[limits]`): see `enrolment.rs`.
+    pub enrolment: super::enrolment::EnrolmentLimits,
 }
 
 /// Which broker the fleet talks through.
@@ -157,11 +159,17 @@ fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Ser
         f.finish(issues);
         (listen, token)
     };
-    let max_message_bytes = {
+    let (max_message_bytes, enrolment) = {
         let mut f = Fields::new("limits", limits);
         let n = f.bytes("max_message_bytes", 4 << 20, (1024, 256 << 20), issues) as usize;
+        let enrolment = super::enrolment::EnrolmentLimits {
+            max_pending: f.integer("max_pending_devices", 1000, (1, 10_000_000), issues),
+            per_second: f.number("enrolments_per_second", 20.0, (0.01, 1e6), issues),
+            burst: f.number("enrolment_burst", 100.0, (1.0, 1e7), issues),
+            max_hello_bytes: f.bytes("max_hello_bytes", 16 << 10, (1024, 1 << 20), issues) as usize,
+        };
         f.finish(issues);
-        n
+        (n, enrolment)
     };
     Some(ServeConfig {
         state_dir: state_dir?,
@@ -169,6 +177,7 @@ fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Ser
         admin_listen,
         admin_token,
         max_message_bytes,
+        enrolment,
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod admin;
 mod broker;
 pub mod config;
+pub mod enrolment;
 pub mod history;
 pub mod ingest;
 pub mod registry;
@@ -89,6 +90,7 @@ pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(),
         updates,
         key,
         config.max_message_bytes,
+        config.enrolment,
     ));
     let listener = bind(config.admin_listen, |source| ServeError::Listen {
         addr: config.admin_listen,

@@ -167,6 +167,25 @@ impl Registry {
         Ok(out)
     }
 
+    /// Up to `limit` devices in id order, starting after `after`.
+    pub fn devices_page(&self, after: Option<&str>, limit: usize) -> Result<Vec<Device>> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(id) => Bound::Excluded(id.as_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for item in self
+            .devices
+            .range::<Vec<u8>, _>((start, Bound::Unbounded))
+            .take(limit)
+        {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            out.push(decode(&key, &bytes)?);
+        }
+        Ok(out)
+    }
+
     /// Sets a device's approval. Atomic with the ingest's own updates of the same device
     /// (see [`Registry::record_activity`]), so neither overwrites the other.
     pub fn set_approval(&self, id: &str, approval: Approval) -> Result<Device> {

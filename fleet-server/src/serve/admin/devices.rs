@@ -6,7 +6,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 
 use super::types::{
-    DesiredAnswer, DesiredRequest, DesiredSet, DeviceAnswer, DeviceList, HistoryQuery,
+    DesiredAnswer, DesiredRequest, DesiredSet, DeviceAnswer, DeviceList, DevicePage, HistoryQuery,
     MetricsHistory,
 };
 use super::{AdminError, AdminState, parse_body};
@@ -15,9 +15,39 @@ use crate::serve::registry::{Approval, DesiredEntry};
 /// The most history points one answer carries (and the default).
 const MAX_POINTS: usize = 10_000;
 
-pub(super) async fn list(State(state): State<AdminState>) -> Result<Json<DeviceList>, AdminError> {
-    let devices = state.ingest.registry.devices()?;
-    Ok(Json(DeviceList { devices }))
+/// Devices per page by default, and at most.
+const PAGE: usize = 1000;
+const MAX_PAGE: usize = 10_000;
+
+/// One page of devices in id order (a fleet of 100,000 boxes is not one answer), read on
+/// the blocking pool.
+pub(super) async fn list(
+    State(state): State<AdminState>,
+    query: Result<Query<DevicePage>, QueryRejection>,
+) -> Result<Json<DeviceList>, AdminError> {
+    let Ok(Query(page)) = query else {
+        return Err(AdminError::BadRequest(
+            "after must be a device id and limit a positive integer".into(),
+        ));
+    };
+    let limit = page.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let registry = state.ingest.registry.clone();
+    let devices = tokio::task::spawn_blocking(move || {
+        registry.devices_page(page.after.as_deref(), limit + 1)
+    })
+    .await
+    .map_err(|e| AdminError::Internal(e.to_string()))??;
+    let mut devices = devices;
+    let next_after = if devices.len() > limit {
+        devices.truncate(limit);
+        devices.last().map(|d| d.id.clone())
+    } else {
+        None
+    };
+    Ok(Json(DeviceList {
+        devices,
+        next_after,
+    }))
 }
 
 pub(super) async fn show(

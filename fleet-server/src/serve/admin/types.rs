@@ -20,6 +20,19 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceList {
     pub devices: Vec<Device>,
+    /// The id to pass as `?after=` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
+/// `GET /api/devices`: `?after=ID` (the page after that device id) and `?limit=` (default
+/// 1000, at most 10000), in device id order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DevicePage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }
 
 /// `GET /api/devices/{id}`, `POST /api/devices/{id}/approve|revoke`.

@@ -67,6 +67,8 @@ pub(super) enum Refusal {
     Store(#[from] super::registry::RegistryError),
     #[error(transparent)]
     Update(#[from] super::updates::UpdateError),
+    #[error(transparent)]
+    Enrolment(#[from] super::enrolment::EnrolmentRefused),
 }
 
 impl Refusal {
@@ -78,6 +80,7 @@ impl Refusal {
             Self::Store(_) => "store_failed",
             Self::Update(super::updates::UpdateError::NoFile(_)) => "no_such_file",
             Self::Update(_) => "bad_fetch",
+            Self::Enrolment(e) => e.reason(),
         }
     }
 }
@@ -95,10 +98,18 @@ pub struct Ingest {
     limits: Limits,
     /// Devices already told (in the log) that they speak another protocol version.
     version_warned: Mutex<HashSet<String>>,
+    /// The bounds on new devices' hellos.
+    enrolment: super::enrolment::Enrolment,
 }
 
 impl Ingest {
-    pub fn new(registry: Registry, updates: Updates, key: SigningKey, max_message: usize) -> Self {
+    pub fn new(
+        registry: Registry,
+        updates: Updates,
+        key: SigningKey,
+        max_message: usize,
+        enrolment: super::enrolment::EnrolmentLimits,
+    ) -> Self {
         Self {
             registry,
             stats: IngestStats::default(),
@@ -110,6 +121,7 @@ impl Ingest {
                 max_body: max_message * 8,
             },
             version_warned: Mutex::new(HashSet::new()),
+            enrolment: super::enrolment::Enrolment::new(enrolment),
         }
     }
 
@@ -213,6 +225,7 @@ impl Ingest {
         let mut device = match known {
             Some(d) => d,
             None => {
+                self.enrolment.admit(payload.len(), &self.registry)??;
                 let hello: Hello = serde_json::from_slice(&envelope.body)
                     .map_err(|e| ProtocolError::Decode(format!("hello: {e}")))?;
                 tracing::info!(

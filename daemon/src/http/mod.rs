@@ -3,7 +3,11 @@
 //!
 //! Every error is a JSON body `{"error", "code"}` with a 4xx/5xx status; bodies are read
 //! through a byte limit, so an oversized upload is refused after `limits.max_request_bytes`
-//! bytes, whatever its Content-Length says.
+//! bytes, whatever its Content-Length says, and within `[http] read_timeout`. The server
+//! loop (`server.rs`) caps connections and times out slow headers; one model reload runs at a
+//! time.
+
+mod server;
 
 use std::sync::Arc;
 
@@ -54,9 +58,11 @@ pub async fn serve(
     service: Arc<Service>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(service))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let limits = server::Limits {
+        max_connections: service.http_limits().max_connections,
+        read_timeout: service.http_limits().read_timeout,
+    };
+    server::run(listener, router(service), limits, shutdown).await
 }
 
 fn json(status: u16, body: Vec<u8>) -> Response {
@@ -78,10 +84,20 @@ fn error(e: &ApiError) -> Response {
     json(e.status(), e.to_json(None))
 }
 
-/// Reads a body of at most `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// Reads a body of at most `limits.max_request_bytes`, within `[http] read_timeout`.
+async fn read_body(body: Body, service: &Service) -> Result<Vec<u8>, ApiError> {
+    let (limit, timeout) = (
+        service.max_request_bytes(),
+        service.http_limits().read_timeout,
+    );
     let limited = http_body_util::Limited::new(body, limit);
-    match limited.collect().await {
+    let Ok(collected) = tokio::time::timeout(timeout, limited.collect()).await else {
+        return Err(ApiError::new(
+            ErrorKind::BadInput,
+            format!("the body did not arrive within {timeout:?}"),
+        ));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes().to_vec()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
             ErrorKind::TooLarge,
@@ -167,7 +183,7 @@ fn unknown_model(service: &Service, name: &str) -> ApiError {
 }
 
 async fn infer(State(service): Shared, Path(name): Path<String>, body: Body) -> Response {
-    let body = match read_body(body, service.max_request_bytes()).await {
+    let body = match read_body(body, &service).await {
         Ok(b) => b,
         Err(e) => return error(&service.refuse(&name, e)),
     };
@@ -200,8 +216,23 @@ async fn infer_version(
     }
 }
 
-async fn label(State(service): Shared, Path(name): Path<String>, body: Body) -> Response {
-    let body = match read_body(body, service.max_request_bytes()).await {
+async fn label(
+    State(service): Shared,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Response {
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if !service.may_label(authorization) {
+        let body = serde_json::json!({
+            "error": "labels need the bearer token of [http] label_token",
+            "code": "unauthorized",
+        });
+        return json(401, body.to_string().into_bytes());
+    }
+    let body = match read_body(body, &service).await {
         Ok(b) => b,
         Err(e) => return error(&service.refuse(&name, e)),
     };
@@ -289,6 +320,15 @@ async fn reload(State(service): Shared, Path(name): Path<String>) -> Response {
     if service.registry.get(&name).is_none() {
         return error(&unknown_model(&service, &name));
     }
+    // Loading a model takes memory and CPU: a second reload waits for none, it is refused.
+    let Ok(_reloading) = service.reloading.try_acquire() else {
+        return json(
+            429,
+            serde_json::json!({"error": "a model reload is in progress; try again", "code": "overloaded"})
+                .to_string()
+                .into_bytes(),
+        );
+    };
     let worker = service.clone();
     let model = name.clone();
     let result = tokio::task::spawn_blocking(move || worker.registry.reload(&model)).await;
