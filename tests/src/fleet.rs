@@ -168,6 +168,16 @@ impl Fleet {
         (edged, id)
     }
 
+    /// Installs mlp version 1 in `state` and returns the config of an `edged` that uploads to
+    /// this fleet and takes model updates under `root_key`, committing each at once (no
+    /// health window).
+    pub fn updating_edged_config(&self, state: &Path, root_key: &str) -> EdgedConfig {
+        crate::daemon::install_model(state, "mlp", 1);
+        self.edged_config(state)
+            .updates(root_key)
+            .set("updates", "health_window", Duration::ZERO)
+    }
+
     /// The config of an `edged` uploading to this fleet over plain TCP.
     pub fn edged_config(&self, state: &Path) -> EdgedConfig {
         EdgedConfig::new(state).fleet(&self.mqtt, &self.public_key)

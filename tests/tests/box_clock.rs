@@ -10,19 +10,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::daemon::{Daemon, install_model};
+use e2e::daemon::Daemon;
 use e2e::fleet::Fleet;
 use e2e::wait::{eventually, when};
 use e2e::{env_refs, faketime, free_port};
 
 const EPOCH: &str = "@1970-01-02 00:00:00";
-
-fn config(fleet: &Fleet, state: &Path, root_key: &str) -> e2e::config::EdgedConfig {
-    fleet
-        .edged_config(state)
-        .updates(root_key)
-        .set("updates", "health_window", Duration::ZERO)
-}
 
 /// Releases the example model as `version`, signed and published two days ago with one
 /// day to live: expired now.
@@ -54,11 +47,10 @@ fn a_box_whose_clock_reads_1970_refuses_an_expired_manifest() {
     let (keys, root_key) = e2e::release::init_keys(dir.path());
     let fleet = Fleet::start(&dir.path().join("fleet"), 0);
     let state = dir.path().join("box");
-    install_model(&state, "mlp", 1);
     let clock = faketime(EPOCH);
     let edged = Daemon::start_with_env(
         &state,
-        &config(&fleet, &state, &root_key),
+        &fleet.updating_edged_config(&state, &root_key),
         &env_refs(&clock),
     );
     let id = edged.device.clone().expect("device id");
@@ -77,9 +69,8 @@ fn the_time_floor_survives_a_restart_and_a_fleet_whose_clock_is_behind() {
     let fleet_state = dir.path().join("fleet");
     let fleet = Fleet::start(&fleet_state, free_port());
     let state = dir.path().join("box");
-    install_model(&state, "mlp", 1);
     let clock = faketime(EPOCH);
-    let box_config = config(&fleet, &state, &root_key);
+    let box_config = fleet.updating_edged_config(&state, &root_key);
     let edged = Daemon::start_with_env(&state, &box_config, &env_refs(&clock));
     let id = edged.device.clone().expect("device id");
     fleet.approve(&id);
@@ -108,8 +99,7 @@ fn a_rollback_is_not_blocked_by_an_expired_root() {
     let (keys, root_key) = e2e::release::init_keys(dir.path());
     let fleet = Fleet::start(&dir.path().join("fleet"), 0);
     let state = dir.path().join("box");
-    install_model(&state, "mlp", 1);
-    let box_config = config(&fleet, &state, &root_key);
+    let box_config = fleet.updating_edged_config(&state, &root_key);
     let (edged, id) = fleet.approved_edged(&state, &box_config);
     e2e::release::release(dir.path(), &keys, &fleet, 2, "release-1.key", &[], |_| {});
     let rollout_id = fleet.rollout_now(2, &[]);

@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::daemon::install_model;
 use e2e::fleet::Fleet;
 use e2e::wait::{eventually, when};
 
@@ -40,12 +39,10 @@ fn ten_consecutive_updates_keep_the_served_and_previous_versions_and_nothing_els
     let (keys, root_key) = e2e::release::init_keys(dir.path());
     let fleet = Fleet::start(&dir.path().join("fleet"), 0);
     let state = dir.path().join("box");
-    install_model(&state, "mlp", 1);
-    let config = fleet
-        .edged_config(&state)
-        .updates(&root_key)
-        .set("updates", "chunk_bytes", "4KiB")
-        .set("updates", "health_window", Duration::ZERO);
+    let config =
+        fleet
+            .updating_edged_config(&state, &root_key)
+            .set("updates", "chunk_bytes", "4KiB");
     let (edged, id) = fleet.approved_edged(&state, &config);
     // An abandoned download from before (a version the fleet no longer wants).
     let abandoned = state

@@ -153,12 +153,9 @@ fn desired_states_and_rollbacks_signed_for_another_box_are_refused() {
     let (keys, root_key) = e2e::release::init_keys(dir.path());
     let start = |name: &str| {
         let state = dir.path().join(name);
-        install_model(&state, "mlp", 1);
         let config = fleet
-            .edged_config(&state)
-            .set("fleet.tags", "site", name)
-            .updates(&root_key)
-            .set("updates", "health_window", Duration::ZERO);
+            .updating_edged_config(&state, &root_key)
+            .set("fleet.tags", "site", name);
         fleet.approved_edged(&state, &config)
     };
     let (a, a_id) = start("a");
@@ -201,12 +198,7 @@ fn a_fleet_restarted_with_its_clock_an_hour_behind_still_updates_its_boxes() {
     let port = e2e::free_port();
     let fleet = Fleet::start(&fleet_state, port);
     let state = dir.path().join("box");
-    install_model(&state, "mlp", 1);
-    let config = fleet.edged_config(&state).updates(&root_key).set(
-        "updates",
-        "health_window",
-        Duration::ZERO,
-    );
+    let config = fleet.updating_edged_config(&state, &root_key);
     let (edged, id) = fleet.approved_edged(&state, &config);
     e2e::release::release(dir.path(), &keys, &fleet, 2, "release-1.key", &[], |_| {});
     fleet.desire(&id, 2);
@@ -215,8 +207,7 @@ fn a_fleet_restarted_with_its_clock_an_hour_behind_still_updates_its_boxes() {
     drop(fleet);
     // The same fleet, its clock an hour behind (libfaketime; monotonic clocks left alone).
     let env = e2e::faketime("-1h");
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let fleet = Fleet::start_file(&config_file, &env);
+    let fleet = Fleet::start_file(&config_file, &e2e::env_refs(&env));
     e2e::release::release(dir.path(), &keys, &fleet, 3, "release-1.key", &[], |_| {});
     fleet.desire(&id, 3);
     wait_served(&edged, "3");

@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::daemon::install_model;
 use e2e::fleet::Fleet;
 use e2e::wait::{eventually, when};
 
@@ -34,14 +33,11 @@ fn a_fetch_never_answered_fails_the_job_and_a_later_desired_version_still_instal
     let (keys, root_key) = e2e::release::init_keys(dir.path());
     let fleet = Fleet::start(&dir.path().join("fleet"), 0);
     let state = dir.path().join("box");
-    install_model(&state, "mlp", 1);
     let config = fleet
-        .edged_config(&state)
-        .updates(&root_key)
+        .updating_edged_config(&state, &root_key)
         .set("updates", "chunk_bytes", "1KiB")
         .set("updates", "fetch_timeout", Duration::from_millis(300))
-        .set("updates", "fetch_attempts", 3)
-        .set("updates", "health_window", Duration::ZERO);
+        .set("updates", "fetch_attempts", 3);
     let (edged, id) = fleet.approved_edged(&state, &config);
     // Version 2's weights vanish from the fleet's store after publishing: every fetch of
     // them goes unanswered.

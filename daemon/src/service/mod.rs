@@ -50,8 +50,7 @@ pub struct Service {
     pub metrics: Arc<Metrics>,
     max_request_bytes: usize,
     sample_inputs: f64,
-    /// `[http] label_token`: the bearer token labels need, when set.
-    label_token: Option<String>,
+    /// `[http]`: the bearer token labels need, the server's bounds.
     http: crate::config::HttpConfig,
     /// One model reload at a time (`POST /v2/repository/models/{name}/load`).
     pub reloading: Semaphore,
@@ -77,7 +76,6 @@ impl Service {
             metrics,
             max_request_bytes: config.limits.max_request_bytes,
             sample_inputs: config.store.sample_inputs,
-            label_token: config.http.label_token.clone(),
             http: config.http.clone(),
             reloading: Semaphore::new(1),
             in_flight: Semaphore::new(config.limits.max_in_flight),
@@ -102,7 +100,7 @@ impl Service {
     /// `label_token`, else only `Bearer TOKEN`, compared in constant time (only its length
     /// shows).
     pub fn may_label(&self, authorization: Option<&[u8]>) -> bool {
-        let Some(token) = &self.label_token else {
+        let Some(token) = &self.http.label_token else {
             return true;
         };
         let given = authorization

@@ -52,11 +52,15 @@ pub async fn run(
         connections.spawn(async move {
             tokio::select! {
                 result = serve(stream, tls, gate.clone()) => {
-                    if let Err(refused) = result {
-                        if !matches!(refused, Refused::Io(_)) {
+                    // A connection that ends (the client went away, or the broker) is not
+                    // a refusal; everything else is counted by reason.
+                    match result {
+                        Err(Refused::Io(e)) => tracing::debug!(%peer, error = %e, "broker connection ended"),
+                        Err(refused) => {
                             tracing::info!(%peer, reason = refused.reason(), error = %refused, "broker connection refused or closed");
+                            gate.stats.refuse(refused.reason());
                         }
-                        gate.stats.refuse(refused.reason());
+                        Ok(()) => {}
                     }
                 }
                 () = shutdown.cancelled() => {}

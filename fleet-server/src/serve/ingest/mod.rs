@@ -139,7 +139,7 @@ impl Ingest {
     }
 
     /// The fleet-signed desired state of `device`, ready to publish; `None` when the operator
-    /// set none.
+    /// set none. It takes the device's next fleet sequence number: flush before publishing.
     pub(super) fn desired_message(
         &self,
         device: &str,
@@ -150,7 +150,6 @@ impl Ingest {
         }
         let body = serde_json::to_vec(&self.updates.desired(&models)?).unwrap_or_default();
         let envelope = self.downlink(device, Kind::Desired, body)?;
-        self.registry.flush()?;
         Ok(Some((
             topics::down(device, "desired"),
             envelope.seal_json(&self.key)?.into_bytes(),
@@ -166,7 +165,9 @@ impl Ingest {
         entry: super::registry::DesiredEntry,
     ) -> Result<(BTreeMap<String, super::registry::DesiredEntry>, bool), Refusal> {
         let map = self.registry.set_desired(device, model, entry)?;
-        let sent = match (self.desired_message(device)?, self.client.get()) {
+        let message = self.desired_message(device)?;
+        self.registry.flush()?;
+        let sent = match (message, self.client.get()) {
             (Some((topic, payload)), Some(client)) => client
                 .try_publish(topic, QoS::AtLeastOnce, false, payload)
                 .is_ok(),
