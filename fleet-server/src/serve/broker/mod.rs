@@ -45,12 +45,27 @@ pub struct Inner {
 /// Starts rumqttd on its own threads, on a free loopback port, admitting only `secret`. It
 /// has no stop call: it ends with the process.
 fn start_inner(max_payload: usize) -> Result<Inner, String> {
-    let addr = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("no free loopback port: {e}"))?;
     let mut secret = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
     let secret = hex::encode(secret);
+    // rumqttd binds by itself and cannot be handed a listener: the free port it is given may
+    // be taken by another process before it binds. So it must answer as ours (a CONNACK for
+    // the secret) before it is used; otherwise another port is tried.
+    let mut last = String::new();
+    for _ in 0..5 {
+        let addr = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free loopback port: {e}"))?;
+        spawn_inner(addr, max_payload, &secret)?;
+        match answers_as_ours(addr, &secret) {
+            Ok(()) => return Ok(Inner { addr, secret }),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn spawn_inner(addr: SocketAddr, max_payload: usize, secret: &str) -> Result<(), String> {
     let mut connections = rumqttd::ConnectionSettings {
         connection_timeout_ms: 60_000,
         // Twice the fleet's own limit: an oversized message reaches the ingest, which refuses
@@ -61,7 +76,7 @@ fn start_inner(max_payload: usize) -> Result<Inner, String> {
         external_auth: None,
         dynamic_filters: true,
     };
-    let expected = secret.clone();
+    let expected = secret.to_string();
     connections.set_auth_handler(move |_client_id, _user, password: String| {
         let ok: bool = password.as_bytes().ct_eq(expected.as_bytes()).into();
         async move { ok }
@@ -93,19 +108,44 @@ fn start_inner(max_payload: usize) -> Result<Inner, String> {
                 tracing::error!(error = %e, "embedded broker stopped");
             }
         })
-        .map_err(|e| e.to_string())?;
-    wait_listening(addr)?;
-    Ok(Inner { addr, secret })
+        .map_err(|e| e.to_string())
+        .map(drop)
 }
 
-fn wait_listening(addr: SocketAddr) -> Result<(), String> {
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return Ok(());
+/// Whether the inner broker at `addr` is the one we started: within 5 s it accepts a
+/// CONNECT with the secret (another fleet's front, or anything else that took the port,
+/// does not).
+fn answers_as_ours(addr: SocketAddr, secret: &str) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    loop {
+        match connack_code(addr, secret) {
+            Ok(0) => return Ok(()),
+            Ok(code) => return Err(format!("{addr} refused the secret (CONNACK {code})")),
+            Err(_) if started.elapsed() < std::time::Duration::from_secs(5) => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(format!("{addr} did not answer as the embedded broker: {e}")),
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    Err("it did not start listening within 5 s".into())
+}
+
+/// The return code of the CONNACK that `addr` answers a CONNECT with `password` with.
+fn connack_code(addr: SocketAddr, password: &str) -> std::io::Result<u8> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    let mut connect = rumqttc::Connect::new("fleet-probe");
+    connect.set_login("fleet-probe", password);
+    let mut out = bytes::BytesMut::new();
+    connect.write(&mut out).map_err(std::io::Error::other)?;
+    stream.write_all(&out)?;
+    // CONNACK: type 0x20, remaining length 2, session flag, return code.
+    let mut connack = [0u8; 4];
+    stream.read_exact(&mut connack)?;
+    if connack[0] != 0x20 {
+        return Err(std::io::Error::other("not a CONNACK"));
+    }
+    Ok(connack[3])
 }
 
 /// What the front needs besides its listeners.
