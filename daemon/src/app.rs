@@ -71,6 +71,20 @@ pub async fn run(
     let outbox = config.fleet.is_some();
     let store = blocking(move || Store::open(&store_dir, &store_config, outbox)).await??;
     let metrics = Arc::new(Metrics::new(config.metrics.clone()));
+    // A version that was trying when the box went down is settled before any model loads:
+    // the previous one is served again (`fleet/updates/trial.rs`).
+    let recovered = match &config.updates {
+        Some(_) => {
+            let state_dir = config.state_dir.clone();
+            blocking(move || updates::recover(&state_dir))
+                .await?
+                .map_err(|source| DaemonError::StateDir {
+                    path: config.state_dir.join("updates"),
+                    source,
+                })?
+        }
+        None => Vec::new(),
+    };
     let load_config = config.clone();
     let load_metrics = metrics.clone();
     let registry = blocking(move || Registry::load_all(&load_config, load_metrics)).await??;
@@ -120,6 +134,7 @@ pub async fn run(
                         &config.state_dir,
                         service.clone(),
                         updater_ends,
+                        recovered,
                     )
                     .map_err(|source| DaemonError::StateDir {
                         path: config.state_dir.join("updates"),

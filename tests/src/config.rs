@@ -249,8 +249,13 @@ impl FleetConfig {
     }
 
     /// Sets `key` in the `[broker]` table.
-    pub fn broker(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.0.set("broker", key, value);
+    pub fn broker(self, key: &str, value: impl Into<Value>) -> Self {
+        self.set("broker", key, value)
+    }
+
+    /// Sets `key` in `table`.
+    pub fn set(mut self, table: &str, key: &str, value: impl Into<Value>) -> Self {
+        self.0.set(table, key, value);
         self
     }
 }

@@ -239,10 +239,15 @@ impl Config {
             f.finish(issues);
             grace
         };
-        let models = models::check_models(models, issues);
+        let mut models = models::check_models(models, issues);
         let fleet_configured = !fleet.is_empty();
         let fleet = check_fleet(fleet, issues);
         let updates = updates::check_updates(updates, fleet_configured, issues);
+        if let Some(updates) = &updates {
+            for model in &mut models {
+                model.max_memory = Some(updates.max_model_memory);
+            }
+        }
         Some(Self {
             state_dir: state_dir?,
             http,

@@ -28,6 +28,9 @@ pub struct ModelConfig {
     /// Most elements one tensor made while running the model may have (shape subgraphs that
     /// compute a huge shape fail the request instead of exhausting the box). Default 2^28.
     pub max_tensor_elements: usize,
+    /// The memory budget of each load of this model (`[updates] max_model_memory`, on a box
+    /// that takes updates: a model from the fleet is hostile input until it has run).
+    pub max_memory: Option<u64>,
 }
 
 /// What a model's predictions are, which decides its labels and its quality metrics.
@@ -127,6 +130,7 @@ pub(super) fn check_models(
                 score_output,
                 binary_threshold,
                 max_tensor_elements,
+                max_memory: None,
             },
         );
     }

@@ -16,6 +16,10 @@ pub struct UpdatesConfig {
     pub hardware_class: String,
     /// Largest bundle accepted (sum of its files).
     pub max_bundle_bytes: u64,
+    /// The memory budget of every load of a model on this box (`edge_model::LoadOptions::
+    /// max_memory`): weights and the tensors of one run. A version over it fails its
+    /// activation (`model_memory`) instead of exhausting the box.
+    pub max_model_memory: u64,
     /// Bytes asked for per fetch.
     pub chunk_bytes: u32,
     /// A fetch not answered within this is asked again.
@@ -78,6 +82,7 @@ pub(super) fn check_updates(
         .string("hardware_class", issues)
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let max_bundle_bytes = f.bytes("max_bundle_bytes", 1 << 30, (1024, 64 << 30), issues);
+    let max_model_memory = f.bytes("max_model_memory", 1 << 30, (1 << 20, 1 << 40), issues);
     let chunk_bytes = f.bytes(
         "chunk_bytes",
         64 << 10,
@@ -144,6 +149,7 @@ pub(super) fn check_updates(
         root_key,
         hardware_class,
         max_bundle_bytes,
+        max_model_memory,
         chunk_bytes,
         fetch_timeout,
         fetch_attempts,

@@ -4,10 +4,8 @@
 //! Every error is a JSON body `{"error", "code"}` with a 4xx/5xx status; bodies are read
 //! through a byte limit, so an oversized upload is refused after `limits.max_request_bytes`
 //! bytes, whatever its Content-Length says, and within `[http] read_timeout`. The server
-//! loop (`server.rs`) caps connections and times out slow headers; one model reload runs at a
+//! loop (`edge_http`) caps connections and times out slow headers; one model reload runs at a
 //! time.
-
-mod server;
 
 use std::sync::Arc;
 
@@ -58,11 +56,11 @@ pub async fn serve(
     service: Arc<Service>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let limits = server::Limits {
+    let limits = edge_http::Limits {
         max_connections: service.http_limits().max_connections,
         read_timeout: service.http_limits().read_timeout,
     };
-    server::run(listener, router(service), limits, shutdown).await
+    edge_http::run(listener, router(service), limits, shutdown).await
 }
 
 fn json(status: u16, body: Vec<u8>) -> Response {

@@ -175,6 +175,7 @@ impl Registry {
         Some(LoadOptions {
             device: slot.config.device,
             max_elements: slot.config.max_tensor_elements,
+            max_memory: slot.config.max_memory,
             ..LoadOptions::default()
         })
     }
@@ -250,6 +251,7 @@ fn load(
     let options = LoadOptions {
         device: config.device,
         max_elements: config.max_tensor_elements,
+        max_memory: config.max_memory,
         ..LoadOptions::default()
     };
     let model = Model::load(&dir, &options).map_err(|source| RegistryError::Load {

@@ -3,8 +3,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use edge_config::{ConfigIssue, Fields};
 pub use edge_protocol::tls::Transport;
@@ -20,6 +20,11 @@ pub struct ServeConfig {
     pub admin_listen: SocketAddr,
     /// Bearer token of the admin API.
     pub admin_token: String,
+    /// The admin API's connection cap and header and body deadline (`[admin]
+    /// max_connections`, `read_timeout`).
+    pub admin_limits: edge_http::Limits,
+    /// Largest admin request body (`[admin] max_request_bytes`).
+    pub admin_max_request_bytes: usize,
     /// Largest MQTT message accepted.
     pub max_message_bytes: usize,
     /// Self-enrolment limits (`[limits]`): see `enrolment.rs`.
@@ -146,7 +151,7 @@ fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Ser
             }
         }
     };
-    let (admin_listen, admin_token) = {
+    let (admin_listen, admin_token, admin_limits, admin_max_request_bytes) = {
         let mut f = Fields::new("admin", admin);
         let listen = f.socket_addr("listen", SocketAddr::from(([127, 0, 0, 1], 8070)), issues);
         let token = f.string("token", issues).unwrap_or_default();
@@ -156,8 +161,18 @@ fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Ser
                 message: "required: a secret of at least 16 characters for the admin API".into(),
             });
         }
+        let limits = edge_http::Limits {
+            max_connections: f.integer("max_connections", 256, (1, 100_000), issues) as usize,
+            read_timeout: f.duration(
+                "read_timeout",
+                Duration::from_secs(10),
+                (Duration::from_millis(100), Duration::from_secs(600)),
+                issues,
+            ),
+        };
+        let max_request = f.bytes("max_request_bytes", 1 << 20, (1024, 256 << 20), issues);
         f.finish(issues);
-        (listen, token)
+        (listen, token, limits, max_request as usize)
     };
     let (max_message_bytes, enrolment) = {
         let mut f = Fields::new("limits", limits);
@@ -176,6 +191,8 @@ fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Ser
         broker: broker?,
         admin_listen,
         admin_token,
+        admin_limits,
+        admin_max_request_bytes,
         max_message_bytes,
         enrolment,
     })

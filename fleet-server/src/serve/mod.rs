@@ -111,13 +111,19 @@ pub async fn run(config: ServeConfig, shutdown: CancellationToken) -> Result<(),
         subscribed_tx,
     ));
     tracker.spawn(rollouts::run(ingest.clone(), shutdown.clone()));
-    let router = admin::router(ingest.clone(), broker_stats, &config.admin_token);
-    let admin_shutdown = shutdown.clone();
-    tracker.spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(admin_shutdown.cancelled_owned())
-            .await;
-    });
+    // The admin API under the same bounds as a box's: capped connections, headers and
+    // bodies within `[admin] read_timeout`, bodies of at most `max_request_bytes`.
+    let bodies = (
+        config.admin_max_request_bytes,
+        config.admin_limits.read_timeout,
+    );
+    let router = admin::router(ingest.clone(), broker_stats, &config.admin_token, bodies);
+    tracker.spawn(edge_http::run(
+        listener,
+        router,
+        config.admin_limits,
+        shutdown.clone(),
+    ));
     tracker.close();
     // Ready means uplinks are being received: wait for the ingest's subscription.
     tokio::select! {

@@ -34,6 +34,10 @@ pub enum ModelError {
     Weights { path: PathBuf, reason: String },
     #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
     TooLarge { what: String, size: u64, limit: u64 },
+    /// The model needs more memory than its budget (`LoadOptions::max_memory`): at load for
+    /// its weights, or in a run (the warm-up's included) for what its ops make.
+    #[error("the model's memory budget of {budget} bytes is spent: {reason}")]
+    Memory { budget: u64, reason: String },
     #[error("invalid request: {0}")]
     Request(String),
     #[error("node '{node}' ({op}) failed: {reason}")]

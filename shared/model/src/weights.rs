@@ -66,6 +66,16 @@ impl HostData {
         self.len() == 0
     }
 
+    /// Bytes the host copy takes (FP16 is held as f32 here).
+    pub fn bytes(&self) -> usize {
+        let size = match self {
+            HostData::F32(_) | HostData::F16(_) | HostData::I32(_) => 4,
+            HostData::F64(_) | HostData::I64(_) => 8,
+            HostData::I8(_) | HostData::U8(_) | HostData::Bool(_) => 1,
+        };
+        self.len().saturating_mul(size)
+    }
+
     pub fn dtype(&self) -> DataType {
         match self {
             HostData::F32(_) => DataType::Fp32,

@@ -26,6 +26,9 @@ pub enum ActivateError {
     CheckFailed(String),
     #[error("the new version does not load: {0}")]
     Load(String),
+    /// Over `[updates] max_model_memory`: its weights, or what its warm-up would allocate.
+    #[error("the new version does not fit this box's model memory: {0}")]
+    Memory(String),
     #[error("{0}")]
     Task(String),
 }
@@ -37,6 +40,28 @@ impl ActivateError {
             Self::Io { .. } | Self::Task(_) => "io",
             Self::CheckFailed(_) => "check_failed",
             Self::Load(_) => "load_failed",
+            Self::Memory(_) => "model_memory",
+        }
+    }
+}
+
+impl From<edge_model::ModelError> for ActivateError {
+    fn from(e: edge_model::ModelError) -> Self {
+        match e {
+            edge_model::ModelError::Memory { .. } => Self::Memory(e.to_string()),
+            other => Self::Load(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::registry::RegistryError> for ActivateError {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        match e {
+            crate::registry::RegistryError::Load {
+                source: edge_model::ModelError::Memory { .. },
+                ..
+            } => Self::Memory(e.to_string()),
+            other => Self::Load(other.to_string()),
         }
     }
 }
@@ -96,8 +121,7 @@ pub fn install(
 
 /// Runs the stored check cases of the version in `dir` on this device.
 pub fn check(dir: &Path, options: &edge_model::LoadOptions) -> Result<(), ActivateError> {
-    let model =
-        edge_model::Model::load(dir, options).map_err(|e| ActivateError::Load(e.to_string()))?;
+    let model = edge_model::Model::load(dir, options)?;
     match model.check_stored(dir) {
         Ok(None) => Ok(()),
         Ok(Some(diffs)) => {
@@ -116,7 +140,8 @@ pub fn check(dir: &Path, options: &edge_model::LoadOptions) -> Result<(), Activa
     }
 }
 
-fn write_current(base: &Path, version: &str) -> Result<(), ActivateError> {
+/// Points `current` at `version`: a temporary file, synced, renamed over the old one.
+pub(super) fn write_current(base: &Path, version: &str) -> Result<(), ActivateError> {
     let tmp = base.join("current.tmp");
     std::fs::write(&tmp, version).map_err(io(&tmp))?;
     std::fs::File::open(&tmp)
@@ -124,6 +149,13 @@ fn write_current(base: &Path, version: &str) -> Result<(), ActivateError> {
         .map_err(io(&tmp))?;
     let current = base.join("current");
     std::fs::rename(&tmp, &current).map_err(io(&current))?;
+    sync_dir(base)
+}
+
+/// Removes `current`, so the model is served from its directory itself again.
+pub(super) fn remove_current(base: &Path) -> Result<(), ActivateError> {
+    let current = base.join("current");
+    std::fs::remove_file(&current).map_err(io(&current))?;
     sync_dir(base)
 }
 
@@ -144,9 +176,9 @@ pub fn switch(
             match previous {
                 Some(previous) => write_current(&base, previous.trim())?,
                 // The model was served from NAME/ itself: without `current` it is again.
-                None => std::fs::remove_file(base.join("current")).map_err(io(&base))?,
+                None => remove_current(&base)?,
             }
-            Err(ActivateError::Load(e.to_string()))
+            Err(e.into())
         }
     }
 }

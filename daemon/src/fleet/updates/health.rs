@@ -109,6 +109,7 @@ impl Updater {
             }
             self.state.failed.insert(w.model.clone(), w.digest.clone());
             self.save();
+            self.end_trial(&w.model);
             tracing::warn!(model = %w.model, version = w.version, previous, reason, %detail, "rolled back by the health check");
             self.report(
                 &w.model,
@@ -118,6 +119,7 @@ impl Updater {
         } else if Instant::now() >= w.until {
             let (model, version) = (w.model.clone(), w.version);
             self.watch = None;
+            self.end_trial(&model);
             tracing::info!(model = %model, version, "health window passed; update committed");
             self.report(
                 &model,

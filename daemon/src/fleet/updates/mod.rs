@@ -15,6 +15,10 @@
 //! 5. health (`health.rs`): watch the new version for `health_window` and roll back by itself
 //!    when it does worse than the one it replaced (`rollback.rs` holds both ways back).
 //!
+//! From the first load to the commit a version is *trying* (`trial.rs`): a durable record
+//! lets the next start, before any model loads, put the previous version back when the box
+//! went down meanwhile — a hostile or broken model costs at most one restart.
+//!
 //! One job at a time: a desired state for another model while one is in progress waits for
 //! the next desired state.
 
@@ -26,7 +30,10 @@ mod phases;
 mod reclaim;
 mod rollback;
 mod state;
+mod trial;
 mod trust;
+
+pub use trial::{Recovered, recover};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -82,6 +89,10 @@ pub struct Updater {
     watch: Option<Watch>,
     reports: BTreeMap<String, Value>,
     last_progress: Instant,
+    /// The versions trying now, as recorded on disk (`trial.rs`).
+    trials: trial::Trials,
+    /// Versions that went down with the box, reported when the updater starts.
+    crashed: Vec<trial::Trial>,
 }
 
 fn now_ms() -> u64 {
@@ -91,12 +102,14 @@ fn now_ms() -> u64 {
 impl Updater {
     /// Opens `STATE_DIR/updates`, cleans staging leftovers of a crash, and records the served
     /// versions as activated (a crash between the switch and saving the state loses nothing).
-    /// Returns the updater and the receiver of what the link passes on.
+    /// `recovered` is what [`recover`] settled before the models were loaded. Returns the
+    /// updater and the receiver of what the link passes on.
     pub fn open(
         config: UpdatesConfig,
         state_dir: &std::path::Path,
         service: Arc<Service>,
         ends: UpdaterEnds,
+        recovered: Vec<Recovered>,
     ) -> std::io::Result<(Self, mpsc::Receiver<Incoming>)> {
         let dir = state_dir.join("updates");
         let blobs = dir.join("blobs");
@@ -117,7 +130,7 @@ impl Updater {
             }
         }
         state.save(&dir)?;
-        let updater = Self {
+        let mut updater = Self {
             config,
             dir,
             blobs,
@@ -130,7 +143,10 @@ impl Updater {
             watch: None,
             reports: BTreeMap::new(),
             last_progress: Instant::now(),
+            trials: trial::Trials::new(),
+            crashed: Vec::new(),
         };
+        updater.crashed = updater.resume_trials(recovered);
         Ok((updater, ends.incoming))
     }
 
@@ -141,6 +157,8 @@ impl Updater {
         mut incoming: mpsc::Receiver<Incoming>,
         shutdown: CancellationToken,
     ) {
+        let crashed = std::mem::take(&mut self.crashed);
+        self.report_crashed(crashed).await;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
             tokio::select! {
@@ -154,6 +172,7 @@ impl Updater {
             }
         }
         self.end_shadow().await;
+        self.stop_trials_cleanly();
     }
 
     async fn report(&mut self, model: &str, value: Value) {

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use super::trial::{Stage, Trial};
 use super::{Updater, Watch, activate};
 use crate::fleet::shadow::ShadowRun;
 
@@ -29,6 +30,30 @@ impl Updater {
         let (model, version) = (job.manifest.model.clone(), job.manifest.version);
         self.report(&model, json!({"version": version, "state": "verifying"}))
             .await;
+        // Durably "trying" before the first load: should loading it take the box down, the
+        // next start puts the previous version back (`trial.rs`).
+        let trial = Trial {
+            model: model.clone(),
+            version,
+            digest: job.digest.clone(),
+            previous: self
+                .service
+                .registry
+                .get(&model)
+                .map_or(0, |served| served.version),
+            previous_pointer: std::fs::read_to_string(
+                self.models_root.join(&model).join("current"),
+            )
+            .ok()
+            .map(|p| p.trim().to_string()),
+            stage: Stage::Check,
+            stopped_cleanly: false,
+        };
+        if let Err(e) = self.begin_trial(trial) {
+            let detail = format!("cannot record the trial before loading: {e}");
+            self.fail(&model, version, None, "io", detail).await;
+            return;
+        }
         let (models_root, blobs) = (self.models_root.clone(), self.blobs.clone());
         let options = self
             .service
@@ -45,8 +70,7 @@ impl Updater {
             }
             // The candidate for the shadow phase, loaded and warm.
             let candidate = if shadow {
-                let loaded = edge_model::Model::load(&dir, &options)
-                    .map_err(|e| activate::ActivateError::Load(e.to_string()))?;
+                let loaded = edge_model::Model::load(&dir, &options)?;
                 Some(loaded)
             } else {
                 None
@@ -56,11 +80,13 @@ impl Updater {
         .await;
         match result {
             Ok(Ok((dir, Some(candidate)))) => {
+                self.trial_stage(&model, Stage::Shadow);
                 self.start_shadow(&model, version, job.digest, dir, candidate)
                     .await;
             }
             Ok(Ok((_, None))) => self.switch_in(&model, version, &job.digest, None).await,
             Ok(Err(e)) => {
+                self.end_trial(&model);
                 self.fail(
                     &model,
                     version,
@@ -71,6 +97,7 @@ impl Updater {
                 .await
             }
             Err(e) => {
+                self.end_trial(&model);
                 self.fail(&model, version, Some(&job.digest), "io", e.to_string())
                     .await
             }
@@ -167,6 +194,7 @@ impl Updater {
             let (model, version, digest, dir) = (s.model, s.version, s.digest, s.dir);
             s.run.stop().await;
             let _ = std::fs::remove_dir_all(&dir);
+            self.end_trial(&model);
             self.fail(&model, version, Some(&digest), reason, detail)
                 .await;
         } else if Instant::now() >= s.until {
@@ -210,6 +238,11 @@ impl Updater {
                         until: Instant::now() + self.config.health_window,
                     });
                 }
+                if watching {
+                    self.trial_stage(model, Stage::Health);
+                } else {
+                    self.end_trial(model);
+                }
                 let health = if watching { "watching" } else { "committed" };
                 self.report(
                     model,
@@ -221,6 +254,7 @@ impl Updater {
                 }
             }
             Err(e) => {
+                self.end_trial(model);
                 self.fail(model, version, Some(digest), e.reason(), e.to_string())
                     .await
             }

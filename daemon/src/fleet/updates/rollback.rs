@@ -33,6 +33,8 @@ impl Updater {
             shadowing.run.stop().await;
             let _ = std::fs::remove_dir_all(&shadowing.dir);
         }
+        // Whatever was trying for the model is over: the fleet has decided.
+        self.end_trial(model);
         let result = self.switch(model, version).await;
         match result {
             Ok(from) => {

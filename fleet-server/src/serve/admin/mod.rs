@@ -38,7 +38,14 @@ struct AdminState {
 }
 
 /// The admin API's routes, behind the token check.
-pub fn router(ingest: Arc<Ingest>, broker: Arc<FrontStats>, token: &str) -> Router {
+/// `bodies`: the largest request body and the time it may take to arrive, checked after the
+/// token (an unauthenticated client never makes the fleet buffer a body).
+pub fn router(
+    ingest: Arc<Ingest>,
+    broker: Arc<FrontStats>,
+    token: &str,
+    bodies: (usize, std::time::Duration),
+) -> Router {
     let state = AdminState {
         ingest,
         broker,
@@ -59,6 +66,9 @@ pub fn router(ingest: Arc<Ingest>, broker: Arc<FrontStats>, token: &str) -> Rout
         .route("/api/rollouts/{id}", get(rollouts::show))
         .route("/api/rollouts/{id}/{action}", post(rollouts::act))
         .route("/api/records/export", get(records::export))
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            edge_http::read_body_first(request, next, bodies.0, bodies.1)
+        }))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -8,7 +8,7 @@ use burn::tensor::Device;
 
 use super::device::{self, BackendKind, DeviceChoice};
 use super::plan::Plan;
-use super::run::{Runtime, run_plan};
+use super::run::{Budget, Runtime, run_plan};
 use super::value::Value;
 use crate::error::{ModelError, Result};
 use crate::format::{DataType, ModelSpec};
@@ -25,6 +25,12 @@ pub struct LoadOptions {
     /// Most elements an op may create in one tensor (ConstantOfShape, Expand, Tile, Range,
     /// Gather): a larger request fails with an error before anything is allocated.
     pub max_elements: usize,
+    /// Most bytes the model may take: its weights, counted once for the file's copy and once
+    /// per device they are uploaded to while loading, plus what one run's tensors hold at
+    /// once. Weights over it are refused before they are uploaded; a run (the warm-up's
+    /// included) that would go over fails before the op that would allocate it runs
+    /// ([`ModelError::Memory`]). `None`: no budget.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for LoadOptions {
@@ -33,6 +39,7 @@ impl Default for LoadOptions {
             device: DeviceChoice::Auto,
             warmup_runs: 3,
             max_elements: crate::format::MAX_ELEMENTS,
+            max_memory: None,
         }
     }
 }
@@ -46,6 +53,8 @@ pub struct LoadReport {
     pub gpu_latency: Option<Duration>,
     /// Why the GPU was not used, when it was not.
     pub gpu_unavailable: Option<String>,
+    /// What the budget counted for the weights (all their copies while loading), in bytes.
+    pub weight_bytes: u64,
 }
 
 /// Uploads `weights` to the device(s) `options` allow, warms the model up on each, and
@@ -57,6 +66,7 @@ pub(super) fn upload_and_choose(
     weight_slots: &[(String, usize)],
     options: &LoadOptions,
 ) -> Result<(Runtime, LoadReport)> {
+    let (budget, weight_bytes) = budget(weights, options)?;
     let upload = |device: Device, backend| -> Result<Runtime> {
         let mut constants = vec![None; plan.slots];
         for (name, slot) in weight_slots {
@@ -69,6 +79,7 @@ pub(super) fn upload_and_choose(
             backend,
             constants,
             max_elements: options.max_elements,
+            budget,
         })
     };
     let skip_warm_up = options.warmup_runs == 0 && options.device != DeviceChoice::Auto;
@@ -99,6 +110,7 @@ pub(super) fn upload_and_choose(
         (DeviceChoice::Gpu, Err(e)) => return Err(e),
         (DeviceChoice::Gpu, Ok((runtime, latency))) => {
             let report = LoadReport {
+                weight_bytes,
                 backend: BackendKind::Gpu,
                 cpu_latency: None,
                 gpu_latency: Some(latency),
@@ -112,6 +124,7 @@ pub(super) fn upload_and_choose(
                 Ok((gpu, gpu_latency)) if gpu_latency < cpu_latency => (
                     gpu,
                     LoadReport {
+                        weight_bytes,
                         backend: BackendKind::Gpu,
                         cpu_latency: Some(cpu_latency),
                         gpu_latency: Some(gpu_latency),
@@ -121,6 +134,7 @@ pub(super) fn upload_and_choose(
                 Ok((_, gpu_latency)) => (
                     cpu,
                     LoadReport {
+                        weight_bytes,
                         backend: BackendKind::Cpu,
                         cpu_latency: Some(cpu_latency),
                         gpu_latency: Some(gpu_latency),
@@ -130,6 +144,7 @@ pub(super) fn upload_and_choose(
                 Err(reason) => (
                     cpu,
                     LoadReport {
+                        weight_bytes,
                         backend: BackendKind::Cpu,
                         cpu_latency: Some(cpu_latency),
                         gpu_latency: None,
@@ -140,6 +155,33 @@ pub(super) fn upload_and_choose(
         }
     };
     Ok((runtime, report))
+}
+
+/// The weights' share of the memory budget and what is left for a run: the file's copy plus
+/// one copy per device the options may upload to (`auto` tries both). Refused when the
+/// weights alone do not fit.
+fn budget(weights: &Weights, options: &LoadOptions) -> Result<(Option<Budget>, u64)> {
+    let host: u64 = weights.values().map(|w| w.data.bytes() as u64).sum();
+    let devices = if options.device == DeviceChoice::Auto {
+        2
+    } else {
+        1
+    };
+    let weight_bytes = host.saturating_mul(1 + devices);
+    let Some(total) = options.max_memory else {
+        return Ok((None, weight_bytes));
+    };
+    let Some(left) = total.checked_sub(weight_bytes) else {
+        return Err(ModelError::Memory {
+            budget: total,
+            reason: format!(
+                "its weights take {host} bytes, {weight_bytes} with the copies made while \
+                 loading ({devices} device(s) and the file's)"
+            ),
+        });
+    };
+    let run_bytes = usize::try_from(left).unwrap_or(usize::MAX);
+    Ok((Some(Budget { total, run_bytes }), weight_bytes))
 }
 
 /// Whether any declared input or output or any weight is FP64.

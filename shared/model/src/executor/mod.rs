@@ -129,6 +129,8 @@ impl Model {
 mod tests;
 
 #[cfg(test)]
+mod budget_tests;
+#[cfg(test)]
 mod index_tests;
 #[cfg(test)]
 mod sequence_tests;

@@ -24,6 +24,18 @@ pub(super) struct Runtime {
     pub(super) constants: Vec<Option<Value>>,
     /// Most elements an op may create in one tensor.
     pub(super) max_elements: usize,
+    /// The memory budget and the bytes of it a run's tensors may hold at once (the budget
+    /// less the weights), when the model has one.
+    pub(super) budget: Option<Budget>,
+}
+
+/// A model's memory budget, as a run sees it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Budget {
+    /// `LoadOptions::max_memory`, for messages.
+    pub(super) total: u64,
+    /// What a run's inputs and intermediates may hold at once.
+    pub(super) run_bytes: usize,
 }
 
 /// Checks request inputs against the declared inputs: names, element types, ranks, fixed
@@ -106,11 +118,16 @@ pub(super) fn run_plan(
     inputs: Vec<(String, HostTensor)>,
 ) -> Result<Vec<(String, HostTensor)>> {
     let bound = bind_inputs(plan, inputs)?;
-    // Weights stay in `runtime.constants` (shared, never moved); `values` holds this run's.
+    // Weights stay in `runtime.constants` (shared, never moved); `values` holds this run's,
+    // whose bytes `held` counts against the budget.
     let mut values: Vec<Option<Value>> = vec![None; plan.slots];
+    let mut held = Held::new(plan.slots, runtime.budget);
     for (slot, host) in bound {
-        values[slot] = Some(Value::from_host(host, &runtime.device)?);
+        let value = Value::from_host(host, &runtime.device)?;
+        held.add(slot, &value);
+        values[slot] = Some(value);
     }
+    held.within("the request's inputs")?;
     for step in &plan.steps {
         let node = &spec.nodes[step.node];
         let failed = |reason: String| ModelError::Execution {
@@ -133,7 +150,11 @@ pub(super) fn run_plan(
             _ => (0..step.inputs.len()).collect(),
         };
         let mut args = Vec::with_capacity(wanted.len());
+        let mut moved = Vec::new();
         for i in wanted {
+            if step.take[i] {
+                moved.push(step.inputs[i]);
+            }
             let value = fetch(&mut values, runtime, step.inputs[i], step.take[i]);
             args.push(value.ok_or_else(|| {
                 failed(format!(
@@ -146,13 +167,20 @@ pub(super) fn run_plan(
         let ctx = ops::Ctx {
             device: &runtime.device,
             max_elements: runtime.max_elements,
+            room_bytes: held.room(),
         };
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::run_node(op, args, &ctx)))
             .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&panic))));
-        let outputs = result.map_err(|reason| ModelError::Execution {
-            node: node.name.clone(),
-            op: node.op.name(),
-            reason,
+        let outputs = result.map_err(|reason| match runtime.budget {
+            Some(budget) if reason.starts_with(ops::bound::OVER_BUDGET) => ModelError::Memory {
+                budget: budget.total,
+                reason: format!("node '{}' ({}): {reason}", node.name, node.op.name()),
+            },
+            _ => ModelError::Execution {
+                node: node.name.clone(),
+                op: node.op.name(),
+                reason,
+            },
         })?;
         if outputs.len() != step.outputs.len() {
             return Err(ModelError::Execution {
@@ -165,9 +193,14 @@ pub(super) fn run_plan(
                 ),
             });
         }
+        for slot in moved {
+            held.remove(slot);
+        }
         for (slot, value) in step.outputs.iter().zip(outputs) {
+            held.add(*slot, &value);
             values[*slot] = Some(value);
         }
+        held.within(&format!("after node '{}' ({})", node.name, node.op.name()))?;
     }
     plan.outputs
         .iter()
@@ -188,6 +221,55 @@ pub(super) fn run_plan(
             Ok((name.clone(), value.into_host(declared.datatype)?))
         })
         .collect()
+}
+
+/// The bytes a run's values hold, per slot and in all, against the budget's `run_bytes`.
+struct Held {
+    bytes: Vec<usize>,
+    total: usize,
+    budget: Option<Budget>,
+}
+
+impl Held {
+    fn new(slots: usize, budget: Option<Budget>) -> Self {
+        Self {
+            bytes: vec![0; slots],
+            total: 0,
+            budget,
+        }
+    }
+
+    fn add(&mut self, slot: usize, value: &Value) {
+        self.remove(slot);
+        self.bytes[slot] = value.bytes();
+        self.total = self.total.saturating_add(self.bytes[slot]);
+    }
+
+    fn remove(&mut self, slot: usize) {
+        self.total = self
+            .total
+            .saturating_sub(std::mem::take(&mut self.bytes[slot]));
+    }
+
+    /// Bytes an op may still make.
+    fn room(&self) -> usize {
+        self.budget
+            .map_or(usize::MAX, |b| b.run_bytes.saturating_sub(self.total))
+    }
+
+    fn within(&self, when: &str) -> Result<()> {
+        match self.budget {
+            Some(b) if self.total > b.run_bytes => Err(ModelError::Memory {
+                budget: b.total,
+                reason: format!(
+                    "{when}, the run holds {} bytes; its tensors may hold {} (the budget less \
+                     the weights)",
+                    self.total, b.run_bytes
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A value by slot: a weight (shared), or this run's, moved out when this is its last reader.

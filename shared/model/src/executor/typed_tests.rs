@@ -311,6 +311,7 @@ fn a_shape_over_the_element_limit_fails_that_request_without_allocating() {
             device: DeviceChoice::Cpu,
             warmup_runs: 0,
             max_elements: 100,
+            max_memory: None,
         },
     )
     .expect("load");

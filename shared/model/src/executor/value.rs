@@ -144,6 +144,18 @@ impl Value {
         self.t.dtype()
     }
 
+    /// Bytes the value holds on its device: its elements times the size of the element type
+    /// Burn stores them in (i64 on the host, i32 on the GPU, for integers).
+    pub fn bytes(&self) -> usize {
+        let size = match &self.t {
+            Typed::Float(t) => t.dtype().size(),
+            Typed::Int(t, _) => t.dtype().size(),
+            Typed::Bool(t) => t.dtype().size(),
+        };
+        let elements = crate::weights::element_count(&self.t.dims()).unwrap_or(usize::MAX);
+        elements.saturating_mul(size)
+    }
+
     /// The float tensor, or an error naming what it is instead.
     pub fn float(self) -> std::result::Result<DynTensor, String> {
         match self.t {

@@ -8,9 +8,8 @@ use burn::tensor::kind::Basic;
 use burn::tensor::{Int, Slice, Tensor};
 
 use super::common::{
-    Res, any_kind, bool_value, broadcast_shapes, broadcast_to, check_elements, device_ints,
-    float_value, host_floats, host_ints, int_value, int_value_of, reshape_any, resolve_axis,
-    shape_input,
+    Res, any_kind, bool_value, broadcast_shapes, broadcast_to, device_ints, float_value,
+    host_floats, host_ints, int_value, int_value_of, reshape_any, resolve_axis, shape_input,
 };
 use super::{Ctx, ValueResult};
 use crate::executor::dyn_tensor::{DynTensor, map_tensor};
@@ -46,6 +45,7 @@ pub(super) fn constant_of_shape(
 ) -> ValueResult {
     let device = ctx.device;
     let dims = shape_input(&shape, ctx.max_elements)?;
+    ctx.check(&dims)?;
     let n: usize = dims.iter().product();
     if dims.contains(&0) {
         return Err(format!(
@@ -92,7 +92,7 @@ pub(super) fn gather(data: Value, indices: Value, axis: i64, ctx: &Ctx) -> Value
     let mut out: Vec<usize> = dims[..axis].to_vec();
     out.extend(&index_dims);
     out.extend(&dims[axis + 1..]);
-    check_elements(&out, ctx.max_elements)?;
+    ctx.check(&out)?;
     if idx.is_empty() {
         return Err(format!("Gather with no indices: {EMPTY_TENSORS}"));
     }
@@ -123,7 +123,7 @@ pub(super) fn gather(data: Value, indices: Value, axis: i64, ctx: &Ctx) -> Value
 pub(super) fn expand(x: Value, shape: Value, ctx: &Ctx) -> ValueResult {
     let target = shape_input(&shape, ctx.max_elements)?;
     let out = broadcast_shapes(&[x.dims(), target])?;
-    check_elements(&out, ctx.max_elements)?;
+    ctx.check(&out)?;
     let t = any_kind!(x.t, t => broadcast_to(t, &out)?);
     Ok(Value {
         t,
@@ -149,7 +149,7 @@ pub(super) fn tile(x: Value, repeats: Value, ctx: &Ctx) -> ValueResult {
         .zip(&reps)
         .map(|(d, r)| d.checked_mul(*r).unwrap_or(usize::MAX))
         .collect();
-    check_elements(&out, ctx.max_elements)?;
+    ctx.check(&out)?;
     let t = any_kind!(x.t, t => map_tensor!(t, v => v.repeat(&reps)));
     Ok(Value::from(t))
 }
@@ -169,7 +169,7 @@ pub(super) fn range(start: Value, rest: Vec<Value>, ctx: &Ctx) -> ValueResult {
             return Err("Range with delta 0".into());
         }
         let n = ((l - s) / d).ceil().max(0.0) as usize;
-        check_elements(&[n], ctx.max_elements)?;
+        ctx.check(&[n])?;
         if n == 0 {
             return Err(format!("Range with no values: {EMPTY_TENSORS}"));
         }
@@ -187,7 +187,7 @@ pub(super) fn range(start: Value, rest: Vec<Value>, ctx: &Ctx) -> ValueResult {
         let span = i128::from(l) - i128::from(s);
         let n = (span + i128::from(d) - i128::from(d.signum())) / i128::from(d);
         let n = usize::try_from(n.max(0)).map_err(|_| "Range is too long")?;
-        check_elements(&[n], ctx.max_elements)?;
+        ctx.check(&[n])?;
         if n == 0 {
             return Err(format!("Range with no values: {EMPTY_TENSORS}"));
         }

@@ -26,6 +26,8 @@
 //!   convolutions), by dequantized float arithmetic;
 //! * [`ml`] — the classical-ML ops (tree ensembles, linear models, feature transforms), on
 //!   the host;
+//! * [`bound`] — the size of what an op is about to make, checked against the per-tensor
+//!   limit and the model's memory budget before anything is allocated;
 //! * [`common`] — the shape arithmetic they share; [`host`] — elements read into host
 //!   memory, for the index-heavy ops that run on the CPU whatever the model's device.
 //!
@@ -34,6 +36,7 @@
 //! that slips through into an error (see `Model::run`).
 
 mod attention;
+pub(super) mod bound;
 mod broadcast;
 mod cast;
 mod common;
@@ -75,6 +78,17 @@ pub struct Ctx<'a> {
     pub device: &'a Device,
     /// Most elements an op may create in one tensor (`LoadOptions::max_elements`).
     pub max_elements: usize,
+    /// Bytes left in the model's memory budget for what this op makes (`usize::MAX` when
+    /// the model has no budget): see [`bound`].
+    pub room_bytes: usize,
+}
+
+impl Ctx<'_> {
+    /// Refuses a tensor of `dims` that is over the per-tensor limit or does not fit the room
+    /// left in the memory budget, before it is allocated.
+    pub fn check(&self, dims: &[usize]) -> std::result::Result<(), String> {
+        bound::check(dims, self)
+    }
 }
 
 /// The value of a boolean (or integer) scalar condition: an If's, or a guard's.
@@ -94,8 +108,10 @@ pub fn run_node(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> std::result::Result<V
         return ml::run(op, inputs, ctx);
     }
     if quant::is_quant(op) {
+        bound::check_output(op, &inputs, ctx)?;
         return quant::run(op, inputs, ctx);
     }
+    bound::check_output(op, &inputs, ctx)?;
     match op {
         Op::Split { axis, outputs } => {
             let (first, rest) = first_and_rest(inputs, ctx)?;

@@ -7,27 +7,26 @@
 use burn::tensor::Slice;
 use burn::tensor::ops::PadMode as BurnPadMode;
 
-use super::ValueResult;
-use super::common::{Res, any_kind, check_elements, host_floats, host_ints, resolve_axes};
+use super::common::{Res, any_kind, host_floats, host_ints, resolve_axes};
+use super::{Ctx, ValueResult};
 use crate::executor::dyn_tensor::map_tensor;
 use crate::executor::value::{Typed, Value};
 use crate::format::{EMPTY_TENSORS, PadMode};
 
 /// `Op::Pad`: `pads` has all beginnings, then all ends (ONNX order).
-pub(super) fn pad_static(x: Value, pads: &[usize], mode: PadMode, value: f32) -> ValueResult {
+pub(super) fn pad_static(
+    x: Value,
+    pads: &[usize],
+    mode: PadMode,
+    value: f32,
+    ctx: &Ctx,
+) -> ValueResult {
     let pads: Vec<i64> = pads.iter().map(|&p| p as i64).collect();
     let rank = x.rank();
     if pads.len() != 2 * rank {
         return Err(format!("{} pads for a rank-{rank} input", pads.len()));
     }
-    pad(
-        x,
-        &pads[..rank],
-        &pads[rank..],
-        mode,
-        f64::from(value),
-        usize::MAX,
-    )
+    pad(x, &pads[..rank], &pads[rank..], mode, f64::from(value), ctx)
 }
 
 /// `Op::PadDynamic`: `Pad(x, pads, value?, axes?)` with the inputs `value` and `axes` present
@@ -38,7 +37,7 @@ pub(super) fn pad_dynamic(
     mode: PadMode,
     has_value: bool,
     has_axes: bool,
-    max_elements: usize,
+    ctx: &Ctx,
 ) -> ValueResult {
     let mut rest = rest.into_iter();
     let pads = host_ints(&rest.next().ok_or("Pad needs its pads")?)?;
@@ -72,7 +71,7 @@ pub(super) fn pad_dynamic(
         begins[axis] = pads[i];
         ends[axis] = pads[i + axes.len()];
     }
-    pad(x, &begins, &ends, mode, value, max_elements)
+    pad(x, &begins, &ends, mode, value, ctx)
 }
 
 /// Crops where a pad is negative, then pads where it is positive.
@@ -82,7 +81,7 @@ fn pad(
     ends: &[i64],
     mode: PadMode,
     value: f64,
-    max_elements: usize,
+    ctx: &Ctx,
 ) -> ValueResult {
     let dims = x.dims();
     if dims.is_empty() {
@@ -98,7 +97,7 @@ fn pad(
         }
         out.push(size as usize);
     }
-    check_elements(&out, max_elements)?;
+    ctx.check(&out)?;
     let x = crop(x, begins, ends)?;
     let cropped = x.dims();
     let pairs: Vec<(usize, usize)> = begins

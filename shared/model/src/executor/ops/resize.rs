@@ -14,7 +14,7 @@
 use burn::tensor::kind::Basic;
 use burn::tensor::{Int, Tensor, TensorData};
 
-use super::common::{Res, check_elements, device_ints, host_floats, host_ints, reshape_any};
+use super::common::{Res, device_ints, host_floats, host_ints, reshape_any};
 use super::{Ctx, ValueResult};
 use crate::executor::dyn_tensor::{DynTensor, map_tensor};
 use crate::executor::value::{Typed, Value};
@@ -44,7 +44,7 @@ pub(super) fn resize(x: Value, target: Value, p: &Params, ctx: &Ctx) -> ValueRes
         ));
     }
     let (out_dims, scales) = targets(&dims, &target, p.sizes)?;
-    check_elements(&out_dims, ctx.max_elements)?;
+    ctx.check(&out_dims)?;
     let mut v = x;
     let mut now = dims.clone();
     for axis in 0..dims.len() {

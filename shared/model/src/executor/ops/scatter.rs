@@ -3,9 +3,9 @@
 //! element moves, so an index out of range fails the request naming it, and a scatter never
 //! writes outside its copy of the data.
 
-use super::ValueResult;
-use super::common::{Res, check_elements, host_ints};
+use super::common::{Res, host_ints};
 use super::host::{Combine, Elems, HostValue, checked_index, strides};
+use super::{Ctx, ValueResult};
 use crate::executor::value::Value;
 use crate::format::{EMPTY_TENSORS, ScatterReduction};
 
@@ -30,7 +30,7 @@ fn tuple_offsets(indices: &[i64], k: usize, dims: &[usize], slice: usize) -> Res
 
 /// `GatherND(data, indices, batch_dims)`: output shape `indices.shape[..-1] +
 /// data.shape[batch_dims + k..]`, where `k = indices.shape[-1]`.
-pub(super) fn gather_nd(data: Value, indices: Value, b: usize, limit: usize) -> ValueResult {
+pub(super) fn gather_nd(data: Value, indices: Value, b: usize, ctx: &Ctx) -> ValueResult {
     let d = data.dims();
     let i = indices.dims();
     let q = i.len();
@@ -45,7 +45,7 @@ pub(super) fn gather_nd(data: Value, indices: Value, b: usize, limit: usize) -> 
     }
     let mut out: Vec<usize> = i[..q - 1].to_vec();
     out.extend(&d[b + k..]);
-    check_elements(&out, limit)?;
+    ctx.check(&out)?;
     if out.contains(&0) || k == 0 && d[b..].contains(&0) {
         return Err(format!("GatherND with an empty result: {EMPTY_TENSORS}"));
     }

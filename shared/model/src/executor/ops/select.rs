@@ -2,9 +2,9 @@
 //! `host`), where TopK's tie rule (equal values keep their index order, as ONNX asks) and
 //! OneHot's out-of-range rule (a row of the off value) are plain to read and test.
 
-use super::ValueResult;
-use super::common::{Res, check_elements, host_floats, host_ints, resolve_axis};
+use super::common::{Res, host_floats, host_ints, resolve_axis};
 use super::host::{Elems, HostValue, map_elems};
+use super::{Ctx, ValueResult};
 use crate::executor::value::Value;
 use crate::format::EMPTY_TENSORS;
 
@@ -85,7 +85,7 @@ pub(super) fn top_k(
 }
 
 /// `OneHot(indices, depth, values)`: a new axis of size `depth` at `axis`.
-pub(super) fn one_hot(indices: Value, rest: Vec<Value>, axis: i64, limit: usize) -> ValueResult {
+pub(super) fn one_hot(indices: Value, rest: Vec<Value>, axis: i64, ctx: &Ctx) -> ValueResult {
     let [depth, values] = <[Value; 2]>::try_from(rest).map_err(|_| "OneHot takes three inputs")?;
     let depth = match host_floats(&depth)?.as_slice() {
         [d] if d.is_finite() && *d >= 1.0 => *d as usize,
@@ -100,7 +100,7 @@ pub(super) fn one_hot(indices: Value, rest: Vec<Value>, axis: i64, limit: usize)
     let axis = resolve_axis(axis, rank)?;
     let mut out = dims.clone();
     out.insert(axis, depth);
-    check_elements(&out, limit)?;
+    ctx.check(&out)?;
     let host = HostValue::read(&values)?;
     let idx: Vec<i64> = host_floats(&indices)?
         .into_iter()

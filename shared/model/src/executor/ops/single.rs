@@ -119,15 +119,13 @@ pub(super) fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
         Op::Concat { axis } => shape::concat(first, rest, *axis),
         Op::Squeeze { axes } => shape::squeeze(first, axes),
         Op::Unsqueeze { axes } => shape::unsqueeze(first, axes),
-        Op::Pad { pads, mode, value } => pad::pad_static(first, pads, *mode, *value),
+        Op::Pad { pads, mode, value } => pad::pad_static(first, pads, *mode, *value, ctx),
         Op::PadDynamic { mode, value, axes } => {
-            pad::pad_dynamic(first, rest, *mode, *value, *axes, ctx.max_elements)
+            pad::pad_dynamic(first, rest, *mode, *value, *axes, ctx)
         }
         Op::ClipBounds { min, max } => broadcast::clip_bounds(first, rest, *min, *max),
-        Op::OneHot { axis } => select::one_hot(first, rest, *axis, ctx.max_elements),
-        Op::GatherND { batch_dims } => {
-            scatter::gather_nd(first, one(rest)?, *batch_dims, ctx.max_elements)
-        }
+        Op::OneHot { axis } => select::one_hot(first, rest, *axis, ctx),
+        Op::GatherND { batch_dims } => scatter::gather_nd(first, one(rest)?, *batch_dims, ctx),
         Op::ScatterND { reduction } => scatter::scatter_nd(first, rest, *reduction),
         Op::ScatterElements { axis, reduction } => {
             scatter::scatter_elements(first, rest, *axis, *reduction)

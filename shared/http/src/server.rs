@@ -1,9 +1,7 @@
-//! The HTTP server loop, instead of `axum::serve`, for the bounds a box on a shared network
-//! needs: at most `[http] max_connections` open connections (more wait in the kernel's
-//! accept queue), and a request's headers must arrive within `[http] read_timeout` (hyper's
-//! header timer), so idle and slow connections (slowloris) are closed and their slots go to
-//! real clients. On shutdown every connection finishes the request it is serving, then
-//! closes.
+//! The server loop: at most `max_connections` open connections (more wait in the kernel's
+//! accept queue), and a request's headers must arrive within `read_timeout` (hyper's header
+//! timer), so idle and slow connections (slowloris) are closed and their slots go to real
+//! clients. On shutdown every connection finishes the request it is serving, then closes.
 
 use std::sync::Arc;
 use std::time::Duration;
