@@ -13,12 +13,14 @@ const ROOTS: &[&str] = &[
     "shared/bundle/src",
     "shared/bundle/tests",
     "shared/config/src",
+    "shared/http/src",
     "shared/model/src",
     "shared/protocol/src",
     "shared/protocol/tests",
     "tests/src",
     "tests/tests",
     "bench/src",
+    "fuzz/fuzz_targets",
 ];
 
 /// Where the 500-line rule applies (the crates' sources, not their tests).
@@ -27,6 +29,7 @@ const SOURCE_ROOTS: &[&str] = &[
     "fleet-server/src",
     "shared/bundle/src",
     "shared/config/src",
+    "shared/http/src",
     "shared/model/src",
     "shared/protocol/src",
 ];

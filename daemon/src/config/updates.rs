@@ -17,8 +17,9 @@ pub struct UpdatesConfig {
     /// Largest bundle accepted (sum of its files).
     pub max_bundle_bytes: u64,
     /// The memory budget of every load of a model on this box (`edge_model::LoadOptions::
-    /// max_memory`): weights and the tensors of one run. A version over it fails its
-    /// activation (`model_memory`) instead of exhausting the box.
+    /// max_memory`): weights and the tensors of one run (each request in flight has its
+    /// own). A version over it fails its activation (`model_memory`) instead of exhausting
+    /// the box. Default: half the box's memory.
     pub max_model_memory: u64,
     /// Bytes asked for per fetch.
     pub chunk_bytes: u32,
@@ -68,6 +69,20 @@ pub struct HealthLimits {
     pub min_samples: u64,
 }
 
+/// Half the box's memory (`MemTotal`), the default model memory budget; 1 GiB where
+/// `/proc/meminfo` cannot be read.
+fn half_the_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(1 << 30, |kib| kib * 1024 / 2)
+        .max(1 << 20)
+}
+
 pub(super) fn check_updates(
     table: &Map<String, Value>,
     fleet_configured: bool,
@@ -82,7 +97,12 @@ pub(super) fn check_updates(
         .string("hardware_class", issues)
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let max_bundle_bytes = f.bytes("max_bundle_bytes", 1 << 30, (1024, 64 << 30), issues);
-    let max_model_memory = f.bytes("max_model_memory", 1 << 30, (1 << 20, 1 << 40), issues);
+    let max_model_memory = f.bytes(
+        "max_model_memory",
+        half_the_memory(),
+        (1 << 20, 1 << 40),
+        issues,
+    );
     let chunk_bytes = f.bytes(
         "chunk_bytes",
         64 << 10,

@@ -170,7 +170,8 @@ fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Ser
                 issues,
             ),
         };
-        let max_request = f.bytes("max_request_bytes", 1 << 20, (1024, 256 << 20), issues);
+        // Up to axum's own body limit for the handlers' extractors (2 MiB).
+        let max_request = f.bytes("max_request_bytes", 1 << 20, (1024, 2 << 20), issues);
         f.finish(issues);
         (listen, token, limits, max_request as usize)
     };

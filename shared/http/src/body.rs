@@ -30,17 +30,15 @@ pub async fn read_body_first(
     }
     let (parts, body) = request.into_parts();
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, max_bytes)).await {
-        Err(_) => (
+        Err(_) => refusal(
             StatusCode::REQUEST_TIMEOUT,
-            format!("the request body did not arrive within {timeout:?}\n"),
-        )
-            .into_response(),
+            format!("the request body did not arrive within {timeout:?}"),
+        ),
         Ok(Err(e)) if is_length_limit(&e) => too_large(max_bytes),
-        Ok(Err(e)) => (
+        Ok(Err(e)) => refusal(
             StatusCode::BAD_REQUEST,
-            format!("the request body could not be read: {e}\n"),
-        )
-            .into_response(),
+            format!("the request body could not be read: {e}"),
+        ),
         Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
@@ -49,11 +47,20 @@ pub async fn read_body_first(
 }
 
 fn too_large(max_bytes: usize) -> Response {
-    (
+    refusal(
         StatusCode::PAYLOAD_TOO_LARGE,
-        format!("the request body is over {max_bytes} bytes\n"),
+        format!("the request body is over {max_bytes} bytes"),
     )
-        .into_response()
+}
+
+/// A JSON `{"error": ...}` body, as the APIs answer every refusal.
+fn refusal(status: StatusCode, error: String) -> Response {
+    (status, axum::Json(ErrorBody { error })).into_response()
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody {
+    error: String,
 }
 
 /// Whether reading stopped at the cap (http-body-util's `LengthLimitError`, somewhere in the

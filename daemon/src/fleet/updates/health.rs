@@ -91,9 +91,18 @@ pub fn judge(
 }
 
 impl Updater {
-    /// Judges the version in its health window: rolls it back, commits it, or waits.
+    /// Judges each version in its health window: rolls it back, commits it, or waits.
     pub(super) async fn check_health(&mut self) {
-        let Some(w) = &self.watch else { return };
+        let models: Vec<String> = self.watches.keys().cloned().collect();
+        for model in models {
+            self.check_health_of(&model).await;
+        }
+    }
+
+    async fn check_health_of(&mut self, model: &str) {
+        let Some(w) = self.watches.get(model) else {
+            return;
+        };
         let report = self.service.report();
         if let Some((reason, detail)) = judge(
             &report,
@@ -102,7 +111,9 @@ impl Updater {
             w.previous,
             &self.config.health,
         ) {
-            let Some(w) = self.watch.take() else { return };
+            let Some(w) = self.watches.remove(model) else {
+                return;
+            };
             let previous = w.previous;
             if self.switch(&w.model, previous).await.is_err() {
                 tracing::error!(model = %w.model, "cannot roll back after a failed health check");
@@ -117,16 +128,16 @@ impl Updater {
             )
             .await;
         } else if Instant::now() >= w.until {
-            let (model, version) = (w.model.clone(), w.version);
-            self.watch = None;
-            self.end_trial(&model);
+            let version = w.version;
+            self.watches.remove(model);
+            self.end_trial(model);
             tracing::info!(model = %model, version, "health window passed; update committed");
             self.report(
-                &model,
+                model,
                 json!({"version": version, "state": "active", "health": "committed"}),
             )
             .await;
-            self.reclaim(&model).await;
+            self.reclaim(model).await;
         }
     }
 }

@@ -86,11 +86,14 @@ pub struct Updater {
     state: UpdateState,
     job: Option<Job>,
     shadowing: Option<phases::Shadowing>,
-    watch: Option<Watch>,
+    /// Versions in their health window, one per model.
+    watches: BTreeMap<String, Watch>,
     reports: BTreeMap<String, Value>,
     last_progress: Instant,
     /// The versions trying now, as recorded on disk (`trial.rs`).
     trials: trial::Trials,
+    /// Records a newer version's trial replaced, until that one is switched in or fails.
+    replaced_trials: trial::Trials,
     /// Versions that went down with the box, reported when the updater starts.
     crashed: Vec<trial::Trial>,
 }
@@ -140,10 +143,11 @@ impl Updater {
             state,
             job: None,
             shadowing: None,
-            watch: None,
+            watches: BTreeMap::new(),
             reports: BTreeMap::new(),
             last_progress: Instant::now(),
             trials: trial::Trials::new(),
+            replaced_trials: trial::Trials::new(),
             crashed: Vec::new(),
         };
         updater.crashed = updater.resume_trials(recovered);
@@ -160,9 +164,13 @@ impl Updater {
         let crashed = std::mem::take(&mut self.crashed);
         self.report_crashed(crashed).await;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut stopping = false;
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => break,
+                () = shutdown.cancelled() => {
+                    stopping = true;
+                    break;
+                }
                 message = incoming.recv() => match message {
                     Some(Incoming::Desired(e)) => self.on_desired(e).await,
                     Some(Incoming::Chunk(e)) => self.on_chunk(&e.body).await,
@@ -172,7 +180,11 @@ impl Updater {
             }
         }
         self.end_shadow().await;
-        self.stop_trials_cleanly();
+        // Only a shutdown is a clean stop: with the link gone the daemon goes on serving, and
+        // a crash after that must still count.
+        if stopping {
+            self.stop_trials_cleanly();
+        }
     }
 
     async fn report(&mut self, model: &str, value: Value) {

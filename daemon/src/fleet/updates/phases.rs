@@ -86,7 +86,7 @@ impl Updater {
             }
             Ok(Ok((_, None))) => self.switch_in(&model, version, &job.digest, None).await,
             Ok(Err(e)) => {
-                self.end_trial(&model);
+                self.abandon_trial(&model);
                 self.fail(
                     &model,
                     version,
@@ -97,7 +97,7 @@ impl Updater {
                 .await
             }
             Err(e) => {
-                self.end_trial(&model);
+                self.abandon_trial(&model);
                 self.fail(&model, version, Some(&job.digest), "io", e.to_string())
                     .await
             }
@@ -194,7 +194,7 @@ impl Updater {
             let (model, version, digest, dir) = (s.model, s.version, s.digest, s.dir);
             s.run.stop().await;
             let _ = std::fs::remove_dir_all(&dir);
-            self.end_trial(&model);
+            self.abandon_trial(&model);
             self.fail(&model, version, Some(&digest), reason, detail)
                 .await;
         } else if Instant::now() >= s.until {
@@ -230,14 +230,18 @@ impl Updater {
                 );
                 let watching = !self.config.health_window.is_zero() && previous != version;
                 if watching {
-                    self.watch = Some(Watch {
-                        model: model.to_string(),
-                        version,
-                        previous,
-                        digest: digest.to_string(),
-                        until: Instant::now() + self.config.health_window,
-                    });
+                    self.watches.insert(
+                        model.to_string(),
+                        Watch {
+                            model: model.to_string(),
+                            version,
+                            previous,
+                            digest: digest.to_string(),
+                            until: Instant::now() + self.config.health_window,
+                        },
+                    );
                 }
+                self.replaced_trials.remove(model);
                 if watching {
                     self.trial_stage(model, Stage::Health);
                 } else {
@@ -254,7 +258,7 @@ impl Updater {
                 }
             }
             Err(e) => {
-                self.end_trial(model);
+                self.abandon_trial(model);
                 self.fail(model, version, Some(digest), e.reason(), e.to_string())
                     .await
             }

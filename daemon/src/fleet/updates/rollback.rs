@@ -26,9 +26,7 @@ impl Updater {
         if self.job.as_ref().is_some_and(|j| j.manifest.model == model) {
             self.job = None;
         }
-        if self.watch.as_ref().is_some_and(|w| w.model == model) {
-            self.watch = None;
-        }
+        self.watches.remove(model);
         if let Some(shadowing) = self.end_shadow_of(model) {
             shadowing.run.stop().await;
             let _ = std::fs::remove_dir_all(&shadowing.dir);

@@ -120,7 +120,15 @@ pub fn recover(state_dir: &Path) -> std::io::Result<Vec<Recovered>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let trials = read(&dir)?;
+    let trials = match read(&dir) {
+        Ok(trials) => trials,
+        // Unreadable (a torn write cannot happen: it is renamed into place): nothing to
+        // recover from, and no reason to keep the box from starting.
+        Err(e) => {
+            tracing::error!(error = %e, "the trial record is unreadable; it is dropped");
+            Trials::new()
+        }
+    };
     if trials.is_empty() {
         return Ok(Vec::new());
     }
@@ -131,6 +139,12 @@ pub fn recover(state_dir: &Path) -> std::io::Result<Vec<Recovered>> {
         match (trial.stopped_cleanly, trial.stage) {
             (true, Stage::Health) => {
                 tracing::info!(model = %model, version = trial.version, "resuming the health window a clean stop interrupted");
+                // Kept as not clean from here on: should loading the version now take the
+                // box down, the next start fails it.
+                let trial = Trial {
+                    stopped_cleanly: false,
+                    ..trial
+                };
                 kept.insert(model, trial.clone());
                 found.push(Recovered::Resumed(trial));
             }
@@ -176,14 +190,39 @@ fn go_back(base: &Path, trial: &Trial) -> std::io::Result<()> {
 impl super::Updater {
     /// Records that `trial` is starting; an update whose trial cannot be recorded is not
     /// loaded.
+    /// A trial it replaces (a newer version of a model whose previous one is still in its
+    /// health window) is put back should the new one fail before it is switched in.
     pub(super) fn begin_trial(&mut self, trial: Trial) -> std::io::Result<()> {
-        self.trials.insert(trial.model.clone(), trial);
+        let model = trial.model.clone();
+        let replaced = self.trials.insert(model.clone(), trial);
         let written = write(&self.dir, &self.trials);
-        if written.is_err() {
-            self.trials.clear();
-            let _ = write(&self.dir, &self.trials);
+        match (&written, replaced) {
+            (Err(_), Some(old)) => {
+                self.trials.insert(model, old);
+            }
+            (Err(_), None) => {
+                self.trials.remove(&model);
+            }
+            (Ok(()), Some(old)) => {
+                self.replaced_trials.insert(model, old);
+            }
+            (Ok(()), None) => {}
         }
         written
+    }
+
+    /// The trial of `model` failed before its switch: the record it replaced, if any, is
+    /// back (that version is still serving, still in its window).
+    pub(super) fn abandon_trial(&mut self, model: &str) {
+        match self.replaced_trials.remove(model) {
+            Some(old) => {
+                self.trials.insert(model.to_string(), old);
+            }
+            None => {
+                self.trials.remove(model);
+            }
+        }
+        self.write_trials();
     }
 
     /// Moves the trial of `model` on to `stage`.
@@ -194,8 +233,9 @@ impl super::Updater {
         }
     }
 
-    /// The trial of `model` is over (committed, failed, rolled back or replaced).
+    /// The trial of `model` is over (committed, failed after its switch, rolled back).
     pub(super) fn end_trial(&mut self, model: &str) {
+        self.replaced_trials.remove(model);
         if self.trials.remove(model).is_some() {
             self.write_trials();
         }
@@ -229,13 +269,16 @@ impl super::Updater {
                     if serving != Some(t.version) {
                         continue;
                     }
-                    self.watch = Some(super::Watch {
-                        model: t.model.clone(),
-                        version: t.version,
-                        previous: t.previous,
-                        digest: t.digest.clone(),
-                        until: std::time::Instant::now() + self.config.health_window,
-                    });
+                    self.watches.insert(
+                        t.model.clone(),
+                        super::Watch {
+                            model: t.model.clone(),
+                            version: t.version,
+                            previous: t.previous,
+                            digest: t.digest.clone(),
+                            until: std::time::Instant::now() + self.config.health_window,
+                        },
+                    );
                     t.stopped_cleanly = false;
                     self.trials.insert(t.model.clone(), t);
                 }

@@ -25,9 +25,8 @@ pub struct LoadOptions {
     /// Most elements an op may create in one tensor (ConstantOfShape, Expand, Tile, Range,
     /// Gather): a larger request fails with an error before anything is allocated.
     pub max_elements: usize,
-    /// Most bytes the model may take: its weights, counted once for the file's copy and once
-    /// per device they are uploaded to while loading, plus what one run's tensors hold at
-    /// once. Weights over it are refused before they are uploaded; a run (the warm-up's
+    /// Most bytes the model may take: its weights, counted twice (the file's copy, held
+    /// while loading, and the device's), plus what one run's tensors hold at once. Weights over it are refused before they are uploaded; a run (the warm-up's
     /// included) that would go over fails before the op that would allocate it runs
     /// ([`ModelError::Memory`]). `None`: no budget.
     pub max_memory: Option<u64>,
@@ -53,7 +52,7 @@ pub struct LoadReport {
     pub gpu_latency: Option<Duration>,
     /// Why the GPU was not used, when it was not.
     pub gpu_unavailable: Option<String>,
-    /// What the budget counted for the weights (all their copies while loading), in bytes.
+    /// What the budget counted for the weights (the file's copy and the device's), in bytes.
     pub weight_bytes: u64,
 }
 
@@ -157,27 +156,20 @@ pub(super) fn upload_and_choose(
     Ok((runtime, report))
 }
 
-/// The weights' share of the memory budget and what is left for a run: the file's copy plus
-/// one copy per device the options may upload to (`auto` tries both). Refused when the
-/// weights alone do not fit.
+/// The weights' share of the memory budget and what is left for a run: the file's copy and
+/// the device's (under `auto` on a box with a GPU, the second device's copy exists too while
+/// both are warmed up, and is not counted: it is gone once the faster one is chosen). Refused
+/// when the weights alone do not fit.
 fn budget(weights: &Weights, options: &LoadOptions) -> Result<(Option<Budget>, u64)> {
     let host: u64 = weights.values().map(|w| w.data.bytes() as u64).sum();
-    let devices = if options.device == DeviceChoice::Auto {
-        2
-    } else {
-        1
-    };
-    let weight_bytes = host.saturating_mul(1 + devices);
+    let weight_bytes = host.saturating_mul(2);
     let Some(total) = options.max_memory else {
         return Ok((None, weight_bytes));
     };
     let Some(left) = total.checked_sub(weight_bytes) else {
         return Err(ModelError::Memory {
             budget: total,
-            reason: format!(
-                "its weights take {host} bytes, {weight_bytes} with the copies made while \
-                 loading ({devices} device(s) and the file's)"
-            ),
+            reason: format!("its weights take {host} bytes, {weight_bytes} with the device's copy"),
         });
     };
     let run_bytes = usize::try_from(left).unwrap_or(usize::MAX);

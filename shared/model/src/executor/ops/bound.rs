@@ -57,8 +57,49 @@ pub fn check_output(op: &Op, inputs: &[Value], ctx: &Ctx) -> Res<()> {
             Ok(out) => out,
             Err(_) => return Ok(()),
         },
-        Op::MatMul | Op::MatMulInteger => matmul(dims.first(), dims.get(1)),
-        Op::QLinearMatMul { .. } => matmul(dims.first(), dims.get(3)),
+        Op::MatMul | Op::MatMulInteger => return matmul(dims.first(), dims.get(1), ctx),
+        Op::QLinearMatMul { .. } => return matmul(dims.first(), dims.get(3), ctx),
+        // `x [.., in]` by the weight `[in, out]`: the importer's form of Gemm and MatMul + Add.
+        Op::Linear => match (dims.first(), dims.get(1)) {
+            (Some(x), Some(w)) if !x.is_empty() && w.len() == 2 => {
+                let mut out = x.clone();
+                if let Some(last) = out.last_mut() {
+                    *last = w[1];
+                }
+                out
+            }
+            _ => return Ok(()),
+        },
+        // `[N, C, spatial..]` to `[N, M or C, at most input + pads + 1 per spatial axis]`.
+        Op::Conv { pads, .. } | Op::MaxPool { pads, .. } | Op::AveragePool { pads, .. } => {
+            match (dims.first(), dims.get(1)) {
+                (Some(x), w) if x.len() >= 3 => {
+                    let spatial = x.len() - 2;
+                    let channels = match (op, w) {
+                        (Op::Conv { .. }, Some(w)) if !w.is_empty() => w[0],
+                        _ => x[1],
+                    };
+                    let mut out = vec![x[0], channels];
+                    for i in 0..spatial {
+                        let (b, e) = (
+                            pads.get(i).copied().unwrap_or(0),
+                            pads.get(i + spatial).copied().unwrap_or(0),
+                        );
+                        out.push(x[i + 2].saturating_add(b).saturating_add(e).saturating_add(1));
+                    }
+                    out
+                }
+                _ => return Ok(()),
+            }
+        }
+        // The score matrix: batch x heads x query length x key length.
+        Op::Attention { q_heads, .. } => match (dims.first(), dims.get(1)) {
+            (Some(q), Some(k)) if q.len() == 4 && k.len() == 4 => vec![q[0], q[1], q[2], k[2]],
+            (Some(q), Some(k)) if q.len() == 3 && k.len() == 3 => {
+                vec![q[0], q_heads.unwrap_or(1), q[1], k[1]]
+            }
+            _ => return Ok(()),
+        },
         Op::Gemm {
             trans_a, trans_b, ..
         } => match (dims.first(), dims.get(1)) {
@@ -107,21 +148,26 @@ pub fn check_output(op: &Op, inputs: &[Value], ctx: &Ctx) -> Res<()> {
     check(&out, ctx)
 }
 
-/// The output shape of a MatMul of ranks 2 and up (numpy rules: the batch dimensions
-/// broadcast); lower ranks make nothing larger than their inputs.
-fn matmul(a: Option<&Vec<usize>>, b: Option<&Vec<usize>>) -> Vec<usize> {
-    match (a, b) {
-        (Some(a), Some(b)) if a.len() >= 2 && b.len() >= 2 => {
-            let batch = [a[..a.len() - 2].to_vec(), b[..b.len() - 2].to_vec()];
-            let Ok(mut out) = broadcast_shapes(&batch) else {
-                return Vec::new();
-            };
-            out.push(a[a.len() - 2]);
-            out.push(b[b.len() - 1]);
-            out
-        }
-        _ => Vec::new(),
+/// A MatMul of ranks 2 and up (numpy rules: the batch dimensions broadcast): its output and
+/// both inputs expanded to the common batch shape, as they are before multiplying. Lower
+/// ranks make nothing larger than their inputs.
+fn matmul(a: Option<&Vec<usize>>, b: Option<&Vec<usize>>, ctx: &Ctx) -> Res<()> {
+    let (Some(a), Some(b)) = (a, b) else {
+        return Ok(());
+    };
+    if a.len() < 2 || b.len() < 2 {
+        return Ok(());
     }
+    let (ra, rb) = (a.len() - 2, b.len() - 2);
+    let Ok(batch) = broadcast_shapes(&[a[..ra].to_vec(), b[..rb].to_vec()]) else {
+        return Ok(());
+    };
+    for tail in [[a[ra], b[rb + 1]], [a[ra], a[ra + 1]], [b[rb], b[rb + 1]]] {
+        let mut dims = batch.clone();
+        dims.extend(tail);
+        check(&dims, ctx)?;
+    }
+    Ok(())
 }
 
 /// The inputs' shape with the concatenation axis summed (the op checks that they fit).

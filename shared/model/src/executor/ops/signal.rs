@@ -89,6 +89,7 @@ pub(super) fn mel_weight_matrix(inputs: &[Value], dtype: DataType, ctx: &Ctx) ->
             (((dft + 1) as f64 * hz) / rate as f64).floor() as i64
         })
         .collect();
+    ctx.check(&[spectrum, mels])?;
     let mut out = vec![0.0; spectrum * mels];
     let mut set = |bin: i64, m: usize, v: f64| -> Res<()> {
         let bin = usize::try_from(bin)
@@ -173,6 +174,7 @@ pub(super) fn stft(
     onesided: bool,
     step: usize,
     length: usize,
+    ctx: &Ctx,
 ) -> Res<DynTensor> {
     let dims = signal.dims();
     let (batch, samples) = match dims[..] {
@@ -189,6 +191,7 @@ pub(super) fn stft(
         ));
     }
     let frames = (samples - length) / step + 1;
+    ctx.check(&[batch.saturating_mul(frames), length])?;
     let x = reshape(signal, &[batch, samples])?
         .into_rank::<2>()
         .map_err(|e| e.to_string())?;
@@ -216,6 +219,8 @@ pub(super) fn stft(
         None => framed,
     };
     let bins = if onesided { length / 2 + 1 } else { length };
+    ctx.check(&[length, bins])?;
+    ctx.check(&[batch, frames, bins, 2])?;
     let (re, im) = transform(framed, None, length, bins, false);
     Ok(DynTensor::R4(
         complex(re, im).reshape([batch, frames, bins, 2]),
@@ -229,6 +234,7 @@ pub(super) fn dft(
     onesided: bool,
     axis: usize,
     length: Option<usize>,
+    ctx: &Ctx,
 ) -> Res<DynTensor> {
     let dims = x.dims();
     let rank = dims.len();
@@ -262,6 +268,8 @@ pub(super) fn dft(
     };
     let im = (channels == 2).then(|| part(1));
     let bins = if onesided { length / 2 + 1 } else { length };
+    ctx.check(&[rows, bins])?;
+    ctx.check(&[outer, bins, 2])?;
     let (re, im) = transform(part(0), im, length, bins, inverse);
     let mut out_dims: Vec<usize> = perm[..rank - 2].iter().map(|&d| dims[d]).collect();
     out_dims.extend([bins, 2]);

@@ -170,6 +170,7 @@ pub(super) fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
             *onesided,
             *frame_step,
             *frame_length,
+            ctx,
         )),
         Op::Dft {
             inverse,
@@ -182,6 +183,7 @@ pub(super) fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
             *onesided,
             *axis,
             *length,
+            ctx,
         )),
         Op::Attention {
             scale,
