@@ -1,49 +1,10 @@
-//! The model format and runtime shared by `edged` and `fleet`.
-//!
-//! * [`format`] — the versioned graph description (`model.json`) and its validation;
-//! * [`weights`] — constant tensors in safetensors;
-//! * [`executor`] — runs a model on Burn tensors on the CPU (burn-flex) or GPU (burn-wgpu);
-//! * [`checks`] — reference cases that verify a conversion, on any device;
-//! * [`oip`] — Open Inference Protocol v2 request and response types.
+//! The model runtime shared by `edged` and `fleet`: [`executor`] runs a model of our format
+//! on Burn tensors on the CPU (burn-flex) or GPU (burn-wgpu). The format itself — graph,
+//! weights, OIP types, check cases, errors — is `edge-format` (no Burn, so the parsers of
+//! outside bytes can be fuzzed without building Burn), re-exported here under the same paths.
 
-pub mod checks;
-pub mod error;
 pub mod executor;
-pub mod format;
-pub mod oip;
-pub mod weights;
 
-pub use error::{ModelError, Result};
+pub use edge_format::{ModelError, Result, checks, error, format, oip, read_bounded, weights};
 pub use executor::{BackendKind, DeviceChoice, LoadOptions, LoadReport, Model};
 pub use weights::HostTensor;
-
-use std::io::Read;
-use std::path::Path;
-
-/// Reads a whole file, refusing one over `limit` bytes before reading it (and stopping at the
-/// limit should it grow meanwhile).
-pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let io = |source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let size = file.metadata().map_err(io)?.len();
-    if size > limit {
-        return Err(ModelError::TooLarge {
-            what: path.display().to_string(),
-            size,
-            limit,
-        });
-    }
-    let mut bytes = Vec::with_capacity(size as usize);
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(ModelError::TooLarge {
-            what: path.display().to_string(),
-            size: bytes.len() as u64,
-            limit,
-        });
-    }
-    Ok(bytes)
-}

@@ -164,13 +164,9 @@ impl Updater {
         let crashed = std::mem::take(&mut self.crashed);
         self.report_crashed(crashed).await;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
-        let mut stopping = false;
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => {
-                    stopping = true;
-                    break;
-                }
+                () = shutdown.cancelled() => break,
                 message = incoming.recv() => match message {
                     Some(Incoming::Desired(e)) => self.on_desired(e).await,
                     Some(Incoming::Chunk(e)) => self.on_chunk(&e.body).await,
@@ -180,9 +176,10 @@ impl Updater {
             }
         }
         self.end_shadow().await;
-        // Only a shutdown is a clean stop: with the link gone the daemon goes on serving, and
-        // a crash after that must still count.
-        if stopping {
+        // Only a shutdown is a clean stop: with the link gone for another reason the daemon
+        // goes on serving, and a crash after that must still count. (On a shutdown the link,
+        // stopped by the same token, may close the channel first: the token says which.)
+        if shutdown.is_cancelled() {
             self.stop_trials_cleanly();
         }
     }

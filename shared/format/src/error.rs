@@ -53,10 +53,10 @@ pub enum ModelError {
 }
 
 impl ModelError {
-    pub(crate) fn graph(reason: impl Into<String>) -> Self {
+    pub fn graph(reason: impl Into<String>) -> Self {
         Self::Graph(reason.into())
     }
-    pub(crate) fn request(reason: impl Into<String>) -> Self {
+    pub fn request(reason: impl Into<String>) -> Self {
         Self::Request(reason.into())
     }
 }

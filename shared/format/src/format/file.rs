@@ -15,13 +15,27 @@ impl ModelSpec {
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join(SPEC_FILE);
         let bytes = crate::read_bounded(&path, MAX_SPEC_BYTES)?;
+        Self::parse(&bytes, &path)
+    }
+
+    /// Parses the bytes of a `model.json` (`path` names it in errors); validation is
+    /// [`ModelSpec::validate`]'s.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
+        let path = path.to_path_buf();
+        if bytes.len() as u64 > MAX_SPEC_BYTES {
+            return Err(ModelError::TooLarge {
+                what: path.display().to_string(),
+                size: bytes.len() as u64,
+                limit: MAX_SPEC_BYTES,
+            });
+        }
         // Read the version first, so a newer format gets a clear message instead of a
         // confusing field error.
         #[derive(Deserialize)]
         struct Version {
             format_version: u32,
         }
-        let version: Version = serde_json::from_slice(&bytes).map_err(|e| ModelError::Spec {
+        let version: Version = serde_json::from_slice(bytes).map_err(|e| ModelError::Spec {
             path: path.clone(),
             reason: e.to_string(),
         })?;
@@ -32,7 +46,7 @@ impl ModelSpec {
                 supported: FORMAT_VERSION,
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ModelError::Spec {
+        serde_json::from_slice(bytes).map_err(|e| ModelError::Spec {
             path,
             reason: e.to_string(),
         })
