@@ -42,6 +42,22 @@ pub fn example_copy(dir: &Path, version: u64) -> PathBuf {
     out
 }
 
+/// Moves every expected output of the check cases in `dir` by 10, so the model no longer
+/// passes them (a version that fails its check on the box).
+pub fn break_check_cases(dir: &Path) {
+    let path = dir.join("checks.json");
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("read: {e}"));
+    let mut checks: serde_json::Value =
+        serde_json::from_slice(&text).unwrap_or_else(|e| panic!("json: {e}"));
+    let cases = checks["cases"].as_array_mut().into_iter().flatten();
+    for output in cases.flat_map(|c| c["outputs"].as_array_mut().into_iter().flatten()) {
+        for x in output["data"].as_array_mut().into_iter().flatten() {
+            *x = (x.as_f64().unwrap_or(0.0) + 10.0).into();
+        }
+    }
+    std::fs::write(&path, checks.to_string()).unwrap_or_else(|e| panic!("write: {e}"));
+}
+
 /// The example model as `version`, changed by `edit`, signed with `keys/KEY` (plus `extra`
 /// sign arguments) and published into `fleet`.
 pub fn release(

@@ -174,19 +174,14 @@ fn a_file_changed_in_the_fleets_store_is_refused_while_streaming() {
 #[test]
 fn a_model_that_fails_its_check_cases_on_the_box_is_not_activated() {
     let t = setup();
-    release(t.dir.path(), &t.keys, &t.fleet, 2, &[], |dir| {
-        let path = dir.join("checks.json");
-        let mut checks: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
-        for case in checks["cases"].as_array_mut().expect("cases") {
-            for output in case["outputs"].as_array_mut().expect("outputs") {
-                for x in output["data"].as_array_mut().expect("data") {
-                    *x = (x.as_f64().expect("number") + 10.0).into();
-                }
-            }
-        }
-        std::fs::write(&path, checks.to_string()).expect("write");
-    });
+    release(
+        t.dir.path(),
+        &t.keys,
+        &t.fleet,
+        2,
+        &[],
+        e2e::release::break_check_cases,
+    );
     desire(&t.fleet, &t.id, 2);
     let report = wait_update(&t.fleet, &t.id, 2, "failed");
     assert_eq!(report["reason"], "check_failed", "{report}");

@@ -182,6 +182,19 @@ fn a_model_that_aborts_the_process_during_activation_fails_after_one_restart() {
 
 /// Mlp version 2 switched in with a ten-minute health window; returns what is needed to go on.
 fn in_health_window() -> (tempfile::TempDir, Fleet, EdgedConfig, Daemon, String) {
+    let (dir, fleet, config, edged, id, _) = in_health_window_with_keys();
+    (dir, fleet, config, edged, id)
+}
+
+/// [`in_health_window`], with the release keys' directory.
+fn in_health_window_with_keys() -> (
+    tempfile::TempDir,
+    Fleet,
+    EdgedConfig,
+    Daemon,
+    String,
+    std::path::PathBuf,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (keys, root_key) = e2e::release::init_keys(dir.path());
     let fleet = Fleet::start(&dir.path().join("fleet"), 0);
@@ -198,7 +211,7 @@ fn in_health_window() -> (tempfile::TempDir, Fleet, EdgedConfig, Daemon, String)
         let u = update_of(&fleet, &id);
         when(u["version"] == 2 && u["health"] == "watching", u)
     });
-    (dir, fleet, config, edged, id)
+    (dir, fleet, config, edged, id, keys)
 }
 
 #[test]
@@ -233,4 +246,31 @@ fn a_clean_stop_in_the_health_window_resumes_the_window_after_restart() {
         "the window is watched again: {trials}"
     );
     assert_ne!(update_of(&fleet, &id)["state"], "failed");
+}
+
+#[test]
+fn a_newer_version_failing_its_check_leaves_the_watched_version_still_on_trial() {
+    let (dir, fleet, config, edged, id, keys) = in_health_window_with_keys();
+    let state = dir.path().join("box");
+    e2e::release::release(
+        dir.path(),
+        &keys,
+        &fleet,
+        3,
+        "release-1.key",
+        &[],
+        e2e::release::break_check_cases,
+    );
+    fleet.desire(&id, 3);
+    wait_failed(&fleet, &id, 3, "check_failed");
+    assert_eq!(edged.served_version(), "2");
+    // Version 2 is still in its window: going down now fails it, as if 3 had never come.
+    edged.kill9();
+    let edged = Daemon::start(&state, &config);
+    assert_eq!(
+        edged.served_version(),
+        "1",
+        "the watched version is rolled back"
+    );
+    wait_failed(&fleet, &id, 2, "crashed_during_activation");
 }
