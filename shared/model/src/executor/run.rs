@@ -127,7 +127,7 @@ pub(super) fn run_plan(
         held.add(slot, &value);
         values[slot] = Some(value);
     }
-    held.within("the request's inputs")?;
+    held.within(|| "the request's inputs".into())?;
     for step in &plan.steps {
         let node = &spec.nodes[step.node];
         let failed = |reason: String| ModelError::Execution {
@@ -200,7 +200,7 @@ pub(super) fn run_plan(
             held.add(*slot, &value);
             values[*slot] = Some(value);
         }
-        held.within(&format!("after node '{}' ({})", node.name, node.op.name()))?;
+        held.within(|| format!("after node '{}' ({})", node.name, node.op.name()))?;
     }
     plan.outputs
         .iter()
@@ -239,7 +239,11 @@ impl Held {
         }
     }
 
+    /// Without a budget nothing is counted (no shapes read on the hot path).
     fn add(&mut self, slot: usize, value: &Value) {
+        if self.budget.is_none() {
+            return;
+        }
         self.remove(slot);
         self.bytes[slot] = value.bytes();
         self.total = self.total.saturating_add(self.bytes[slot]);
@@ -257,14 +261,17 @@ impl Held {
             .map_or(usize::MAX, |b| b.run_bytes.saturating_sub(self.total))
     }
 
-    fn within(&self, when: &str) -> Result<()> {
+    /// `when` names the moment, worked out only for the error.
+    fn within(&self, when: impl FnOnce() -> String) -> Result<()> {
         match self.budget {
             Some(b) if self.total > b.run_bytes => Err(ModelError::Memory {
                 budget: b.total,
                 reason: format!(
-                    "{when}, the run holds {} bytes; its tensors may hold {} (the budget less \
+                    "{}, the run holds {} bytes; its tensors may hold {} (the budget less \
                      the weights)",
-                    self.total, b.run_bytes
+                    when(),
+                    self.total,
+                    b.run_bytes
                 ),
             }),
             _ => Ok(()),
