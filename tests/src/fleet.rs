@@ -237,6 +237,20 @@ impl Fleet {
             .to_string()
     }
 
+    /// Every prediction of `model` the fleet stores, labelled or not, as the JSON lines of
+    /// `fleet records export --all` (the real CLI).
+    pub fn export_all(&self, model: &str) -> Vec<serde_json::Value> {
+        let admin = self.admin.to_string();
+        let (out, stdout, stderr) = crate::run(binary("fleet").args([
+            "records", "--addr", &admin, "--token", TOKEN, "export", "--model", model, "--all",
+        ]));
+        assert!(out.status.success(), "fleet records export: {stderr}");
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("export line {l:?}: {e}")))
+            .collect()
+    }
+
     pub fn kill9(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,10 +1,12 @@
 //! Helpers for end-to-end tests that start the real `edged` and `fleet` binaries.
 
+pub mod acked;
 pub mod config;
 pub mod daemon;
 pub mod fleet;
 pub mod load;
 pub mod mosquitto;
+pub mod powercut;
 pub mod release;
 pub mod sim;
 pub mod wait;

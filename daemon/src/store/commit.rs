@@ -1,4 +1,5 @@
-//! Group commit: many writers wait on one `flush` (sled's fsync) instead of one each.
+//! Group commit: many writers wait on one durable flush (sled's flush, then the fsyncs of
+//! [`edge_durable::Durable`]) instead of one each.
 //!
 //! A writer inserts into sled, takes a ticket (a sequence number taken *after* its insert
 //! returned), and waits until a flush that *started* after that ticket has finished. One task
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use edge_durable::Durable;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -26,7 +28,7 @@ struct Progress {
 /// Shared state of the group commit.
 #[derive(Debug)]
 pub struct GroupCommit {
-    db: sled::Db,
+    durable: Arc<Durable>,
     /// Shortest time between the starts of two flushes.
     interval: Duration,
     issued: AtomicU64,
@@ -45,9 +47,9 @@ pub struct CommitStats {
 }
 
 impl GroupCommit {
-    pub fn new(db: sled::Db, interval: Duration) -> Arc<Self> {
+    pub fn new(durable: Arc<Durable>, interval: Duration) -> Arc<Self> {
         Arc::new(Self {
-            db,
+            durable,
             interval,
             issued: AtomicU64::new(0),
             wake: Notify::new(),
@@ -116,12 +118,12 @@ impl GroupCommit {
     }
 
     async fn flush_upto(&self, target: u64) {
-        let db = self.db.clone();
+        let durable = self.durable.clone();
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || db.flush())
+        let result = tokio::task::spawn_blocking(move || durable.flush())
             .await
             .map_err(|e| format!("flush task failed: {e}"))
-            .and_then(|r| r.map_err(|e| format!("sled flush failed: {e}")));
+            .and_then(|r| r.map_err(|e| e.to_string()));
         let stats = &self.stats;
         stats
             .flush_micros

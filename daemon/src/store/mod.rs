@@ -4,11 +4,12 @@
 //! outbox until the fleet has it.
 //!
 //! What "durable" means: sled keeps writes in memory buffers and writes them to its log in
-//! the background every `store.background_flush`. `Db::flush` writes the buffers and fsyncs
-//! the log; sled documents that once it returns, every earlier write is recovered after a
-//! crash. With `store.durable_ack = true` a prediction or label is acknowledged only after a
-//! flush that started after it was written (see `commit`), so an acknowledged record survives
-//! kill -9 and power loss, as far as the disk honours fsync. With `durable_ack = false` the
+//! the background every `store.background_flush`. A durable flush ([`edge_durable::Durable`])
+//! writes the buffers and then fsyncs every file they depend on (sled's own `Db::flush` only
+//! calls `sync_file_range`, which survives kill -9 but not a power cut). With
+//! `store.durable_ack = true` a prediction or label is acknowledged only after a durable flush
+//! that started after it was written (see `commit`), so an acknowledged record survives kill
+//! -9 and power loss, as far as the disk honours fsync. With `durable_ack = false` the
 //! acknowledgement comes right after the write to sled's memory: a crash loses what arrived
 //! in the last `background_flush`. Writes are single-key sled operations, ordered so that what
 //! a crash leaves between two is harmless (sled recovers a prefix of its log): a correlation
@@ -136,6 +137,8 @@ pub const DROP_REASONS: [&str; 2] = ["evicted_unlabelled", "evicted_labelled"];
 #[derive(Debug)]
 pub struct Store {
     db: sled::Db,
+    /// Durable flushes of `db` (the group commit, the sequence reservation, shutdown).
+    durable: Arc<edge_durable::Durable>,
     tree: sled::Tree,
     commit: Arc<GroupCommit>,
     durable_ack: bool,
@@ -173,8 +176,12 @@ impl Store {
                 source,
             })?;
         let tree = db.open_tree("records").map_err(sled_err("open tree"))?;
+        let durable = Arc::new(edge_durable::Durable::new(db.clone(), dir).map_err(|e| {
+            StoreError::NotDurable(format!("opening the buffer at {}: {e}", dir.display()))
+        })?);
         let mut store = Self {
-            commit: GroupCommit::new(db.clone(), config.commit_interval),
+            commit: GroupCommit::new(durable.clone(), config.commit_interval),
+            durable,
             db,
             tree,
             durable_ack: config.durable_ack,
@@ -232,9 +239,11 @@ impl Store {
         self.durable_ack
     }
 
-    /// Writes everything to disk (shutdown).
+    /// Writes everything to disk and syncs it (shutdown).
     pub fn flush(&self) -> Result<()> {
-        self.db.flush().map(|_| ()).map_err(sled_err("flush"))
+        self.durable
+            .flush()
+            .map_err(|e| StoreError::NotDurable(e.to_string()))
     }
 }
 

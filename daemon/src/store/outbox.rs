@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::record::{OUTBOX, counter_key, id_key, key_id, now_ms};
-use super::{Result, Store, decode_u64, sled_err};
+use super::{Result, Store, StoreError, decode_u64, sled_err};
 
 impl Store {
     /// Starts queueing for upload: the next outbox sequence number follows the last one on
@@ -132,7 +132,9 @@ impl Store {
             self.tree
                 .insert(&key, &block.to_be_bytes())
                 .map_err(sled_err("sequence"))?;
-            self.db.flush().map_err(sled_err("sequence"))?;
+            self.durable
+                .flush()
+                .map_err(|e| StoreError::NotDurable(format!("sequence reservation: {e}")))?;
             *reserved = block;
         }
         *last = next;

@@ -21,6 +21,8 @@ pub enum RegistryError {
     Corrupt { key: String, reason: String },
     #[error("no device '{0}'")]
     UnknownDevice(String),
+    #[error("fleet store: {0}")]
+    Durable(#[from] edge_durable::DurableError),
 }
 
 pub(super) type Result<T> = std::result::Result<T, RegistryError>;
@@ -75,6 +77,8 @@ pub struct DesiredEntry {
 #[derive(Debug, Clone)]
 pub struct Registry {
     pub(super) db: sled::Db,
+    /// Durable flushes of `db`: every acknowledgement to a device waits for one.
+    durable: std::sync::Arc<edge_durable::Durable>,
     devices: sled::Tree,
     records: sled::Tree,
     /// Telemetry summaries by (device, time): see `history.rs`.
@@ -147,6 +151,7 @@ impl Registry {
             rollouts: db.open_tree("rollouts").map_err(sled_err("open"))?,
             down_seq: db.open_tree("down_seq").map_err(sled_err("open"))?,
             connect_seq: db.open_tree("connect_seq").map_err(sled_err("open"))?,
+            durable: std::sync::Arc::new(edge_durable::Durable::new(db.clone(), dir)?),
             db,
         })
     }
@@ -353,8 +358,9 @@ impl Registry {
         Ok(map)
     }
 
-    /// Makes everything written so far durable (before an acknowledgement goes out).
+    /// Makes everything written so far durable, power cuts included (before an
+    /// acknowledgement goes out): see [`edge_durable`].
     pub fn flush(&self) -> Result<()> {
-        self.db.flush().map(|_| ()).map_err(sled_err("flush"))
+        Ok(self.durable.flush()?)
     }
 }
