@@ -8,7 +8,8 @@
 
 pub mod app;
 pub mod cli;
-pub mod config;
+/// The configuration, in its own Burn-free crate so `fuzz/` can fuzz the checker.
+pub use edged_config as config;
 pub mod fleet;
 pub mod http;
 pub mod metrics;

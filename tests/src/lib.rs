@@ -3,6 +3,7 @@
 pub mod acked;
 pub mod config;
 pub mod daemon;
+pub mod faults;
 pub mod fleet;
 pub mod load;
 pub mod mosquitto;

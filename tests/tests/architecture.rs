@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 /// The folders whose sub-folders the layout tree must list.
 const ROOTS: &[&str] = &[
     "daemon/src",
+    "daemon/config/src",
     "fleet-server/src",
     "fleet-server/tests",
     "shared/bundle/src",
     "shared/bundle/tests",
     "shared/config/src",
+    "shared/durable/src",
     "shared/format/src",
     "shared/http/src",
     "shared/model/src",
@@ -30,10 +32,12 @@ const SOURCE_ROOTS: &[&str] = &[
     "fleet-server/src",
     "shared/bundle/src",
     "shared/config/src",
+    "shared/durable/src",
     "shared/format/src",
     "shared/http/src",
     "shared/model/src",
     "shared/protocol/src",
+    "daemon/config/src",
 ];
 
 const MAX_LINES: usize = 500;

@@ -38,6 +38,29 @@ pub fn read_tree(
         .map_err(|e| e.to_string())
 }
 
+/// [`read_tree`] over the text of a config file, without environment overrides (how the
+/// fuzz target feeds the checkers).
+pub fn read_tree_str(text: &str) -> Result<serde_json::Value, String> {
+    config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| e.to_string())
+}
+
+/// Runs `check` over `tree`: the value when it found no issue, else every issue.
+pub fn check_tree<T>(
+    tree: &serde_json::Value,
+    check: impl FnOnce(&serde_json::Map<String, serde_json::Value>, &mut Vec<ConfigIssue>) -> Option<T>,
+) -> Result<T, Vec<ConfigIssue>> {
+    let empty = serde_json::Map::new();
+    let mut issues = Vec::new();
+    match check(tree.as_object().unwrap_or(&empty), &mut issues) {
+        Some(value) if issues.is_empty() => Ok(value),
+        _ => Err(issues),
+    }
+}
+
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -62,15 +85,10 @@ pub fn load<T>(
         path: path.to_path_buf(),
         reason,
     })?;
-    let empty = serde_json::Map::new();
-    let mut issues = Vec::new();
-    match check(tree.as_object().unwrap_or(&empty), &mut issues) {
-        Some(value) if issues.is_empty() => Ok(value),
-        _ => Err(ConfigError::Invalid {
-            path: path.to_path_buf(),
-            issues,
-        }),
-    }
+    check_tree(&tree, check).map_err(|issues| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        issues,
+    })
 }
 
 /// Formats issues as the report both binaries print.

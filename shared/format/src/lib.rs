@@ -4,17 +4,20 @@
 //! * [`weights`] — constant tensors in safetensors;
 //! * [`checks`] — reference cases that verify a conversion, on any device;
 //! * [`oip`] — Open Inference Protocol v2 request and response types;
-//! * [`error`] — the one error type of the model crates.
+//! * [`error`] — the one error type of the model crates;
+//! * [`device`] — the device an operator asks a model to run on.
 //!
 //! Every parser of bytes from outside the process that the model path has lives here, so
 //! `fuzz/` can fuzz them without an instrumented build of the Burn stack.
 
 pub mod checks;
+pub mod device;
 pub mod error;
 pub mod format;
 pub mod oip;
 pub mod weights;
 
+pub use device::DeviceChoice;
 pub use error::{ModelError, Result};
 pub use weights::HostTensor;
 

@@ -1,36 +1,13 @@
 //! Choosing where a model runs: the CPU (burn-flex), the GPU (burn-wgpu), or `auto`, which
 //! measures instead of assuming (Raspberry Pi GPUs are often slower than their CPUs).
 
-use std::str::FromStr;
 use std::sync::OnceLock;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::{ModelError, Result};
 
-/// What the operator asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DeviceChoice {
-    Cpu,
-    Gpu,
-    /// Open the GPU, self-test it, time the model on GPU and CPU at warm-up, use the faster.
-    #[default]
-    Auto,
-}
-
-impl FromStr for DeviceChoice {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "cpu" => Ok(Self::Cpu),
-            "gpu" => Ok(Self::Gpu),
-            "auto" => Ok(Self::Auto),
-            other => Err(format!(
-                "unknown device '{other}' (expected auto, gpu or cpu)"
-            )),
-        }
-    }
-}
+pub use edge_format::DeviceChoice;
 
 /// Where a loaded model actually runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

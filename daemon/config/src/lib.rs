@@ -136,6 +136,18 @@ impl Config {
         edge_config::load(path, "EDGED", env, Self::check)
     }
 
+    /// Checks the text of a config file (no environment): the config, or every issue found.
+    /// What `fuzz/fuzz_targets/config.rs` drives.
+    pub fn check_text(text: &str) -> Result<Self, Vec<ConfigIssue>> {
+        let tree = edge_config::read_tree_str(text).map_err(|reason| {
+            vec![ConfigIssue {
+                key: String::new(),
+                message: reason,
+            }]
+        })?;
+        edge_config::check_tree(&tree, Self::check)
+    }
+
     fn check(root: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) -> Option<Self> {
         let empty = Map::new();
         let mut f = Fields::new("", root);

@@ -1,5 +1,5 @@
 use super::*;
-use edge_model::DeviceChoice;
+use edge_format::DeviceChoice;
 
 fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -54,7 +54,7 @@ fn a_model_task_is_read_and_a_bad_one_or_a_misplaced_score_output_is_reported() 
 
 #[test]
 fn the_annotated_example_file_is_valid() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/edged.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/edged.toml");
     // Its TLS files live under /etc on a box; point them at a test PKI.
     let pki = test_pki();
     let file = |name: &str| pki.path().join(name).display().to_string();
@@ -158,7 +158,7 @@ fn fleet_link(link: &str) -> String {
 /// A CA, a server certificate and a client certificate made by scripts/make-certs.sh.
 fn test_pki() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-certs.sh");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-certs.sh");
     for args in [&["ca"][..], &["server", "localhost"], &["client", "box"]] {
         let status = std::process::Command::new(&script)
             .arg(dir.path())

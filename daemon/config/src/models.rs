@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use edge_config::{ConfigIssue, Fields};
-use edge_model::DeviceChoice;
+use edge_format::DeviceChoice;
 use serde_json::{Map, Value};
 
 use super::valid_model_name;
@@ -115,7 +115,7 @@ pub(super) fn check_models(
         let binary_threshold = f.number("binary_threshold", 0.5, (f64::MIN, f64::MAX), issues);
         let max_tensor_elements = f.integer(
             "max_tensor_elements",
-            edge_model::format::MAX_ELEMENTS as u64,
+            edge_format::format::MAX_ELEMENTS as u64,
             (1, 1 << 32),
             issues,
         ) as usize;
