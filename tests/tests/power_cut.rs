@@ -90,3 +90,33 @@ fn records_the_fleet_acknowledged_survive_a_power_cut_of_the_fleet() {
         "and every label"
     );
 }
+
+/// `edged enroll` on the power-cut disk, then the cut: the device id it printed is the one the
+/// box still has (a lost key would make it a new, unapproved device).
+#[test]
+fn the_device_key_survives_a_power_cut_right_after_enrolment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut disk = PowerCut::mount(&dir.path().join("disk"));
+    let state = disk.path.join("state");
+    std::fs::create_dir_all(&state).expect("mkdir");
+    disk.checkpoint();
+    let config = dir.path().join("edged.toml");
+    std::fs::write(&config, EdgedConfig::new(&state).to_string()).expect("config");
+    let enroll = || {
+        let (out, stdout, stderr) = e2e::run(
+            e2e::binary("edged")
+                .arg("enroll")
+                .arg("--config")
+                .arg(&config),
+        );
+        assert!(out.status.success(), "edged enroll: {stderr}");
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("device_id ").map(str::to_string))
+            .expect("device_id line")
+    };
+    let first = enroll();
+    let dropped = disk.cut();
+    eprintln!("power cut dropped {dropped}");
+    assert_eq!(enroll(), first, "the box kept its identity");
+}

@@ -78,6 +78,10 @@ pub fn load_or_create(path: &Path) -> std::io::Result<SigningKey> {
             file.write_all(hex::encode(key.to_bytes()).as_bytes())?;
             file.sync_all()?;
             std::fs::rename(&tmp, path)?;
+            // The rename is durable only once its directory is synced: a power cut must not
+            // give the box a new identity (a new device id to approve, records signed anew).
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            std::fs::File::open(dir.unwrap_or(Path::new(".")))?.sync_all()?;
             Ok(key)
         }
         Err(e) => Err(e),
