@@ -25,7 +25,10 @@
 //! the fleet application's signed acknowledgement of that batch arrives — a broker PUBACK is
 //! not enough. A batch not acknowledged in time is sent again; the fleet deduplicates by
 //! (device, record id). An uploaded record stays in the buffer; one evicted before it went
-//! up leaves an empty outbox entry, removed with the batch that finds it.
+//! up leaves an empty outbox entry, removed with the batch that finds it. A retried request
+//! (or label) answered from the buffer is queued again and waits for a durable flush before
+//! its answer: a crash between a record and its outbox entry would otherwise leave an
+//! acknowledged record that never goes up (found by `fault-bench edged-kill`).
 //!
 //! Eviction: when the logical size (keys + values) passes the quota, the oldest predictions
 //! without a label go first, then the oldest labelled ones with their labels, down to 95% of

@@ -45,23 +45,33 @@ impl Store {
         let mut added = (pkey.len() + value.len()) as u64;
         if let Some(key) = &record.correlation {
             let ckey = correlation_key(&record.model, key);
-            // Requests with the same key are serialised here; other keys proceed.
-            let _same_key = lock(&self.key_locks[stripe(&ckey)]);
-            if let Some(id) = self.tree.get(&ckey).map_err(sled_err("read"))? {
-                if let Some(bytes) = self
-                    .tree
-                    .get(id_key(PREDICTION, decode_u64(&id)))
-                    .map_err(sled_err("read"))?
-                {
-                    return Ok(Stored::Existing(decode_prediction(&bytes)?));
+            let existing = {
+                // Requests with the same key are serialised here; other keys proceed.
+                let _same_key = lock(&self.key_locks[stripe(&ckey)]);
+                let mut existing = None;
+                if let Some(id) = self.tree.get(&ckey).map_err(sled_err("read"))? {
+                    if let Some(bytes) = self
+                        .tree
+                        .get(id_key(PREDICTION, decode_u64(&id)))
+                        .map_err(sled_err("read"))?
+                    {
+                        existing = Some(decode_prediction(&bytes)?);
+                    }
+                } else {
+                    added += (ckey.len() + 8) as u64;
                 }
-            } else {
-                added += (ckey.len() + 8) as u64;
+                if existing.is_none() {
+                    self.tree
+                        .insert(&ckey, &record.id.to_be_bytes())
+                        .map_err(sled_err("insert"))?;
+                    self.tree.insert(pkey, value).map_err(sled_err("insert"))?;
+                }
+                existing
+            };
+            if let Some(existing) = existing {
+                self.replayed(b'P', existing.id).await?;
+                return Ok(Stored::Existing(existing));
             }
-            self.tree
-                .insert(&ckey, &record.id.to_be_bytes())
-                .map_err(sled_err("insert"))?;
-            self.tree.insert(pkey, value).map_err(sled_err("insert"))?;
         } else {
             self.tree.insert(pkey, value).map_err(sled_err("insert"))?;
         }
@@ -138,6 +148,7 @@ impl Store {
                 })?
                 .ok_or_else(unknown)?;
             if existing.classes == label.classes && existing.values == label.values {
+                self.replayed(b'L', id).await?;
                 return Ok(LabelOutcome {
                     prediction,
                     label: existing,
@@ -167,6 +178,24 @@ impl Store {
             label,
             new: true,
         })
+    }
+
+    /// A retried prediction or label answered from the store. A crash may have come between
+    /// the record and its outbox entry (single-key writes, recovered as a prefix), and the
+    /// record may be back from sled's log without having been synced: so the record is queued
+    /// for upload again (the fleet deduplicates by record id) and the answer waits for a
+    /// durable flush, as for a new record. Found by `fault-bench edged-kill`: without this, a
+    /// retry acknowledged a stored prediction that never reached the fleet.
+    async fn replayed(&self, kind: u8, id: u64) -> Result<()> {
+        let queued = self.enqueue(kind, id)?;
+        self.bytes.fetch_add(queued, Ordering::Relaxed);
+        if self.durable_ack {
+            self.commit
+                .wait_durable()
+                .await
+                .map_err(StoreError::NotDurable)?;
+        }
+        Ok(())
     }
 
     async fn after_write(&self) -> Result<()> {
