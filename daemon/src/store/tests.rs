@@ -168,3 +168,54 @@ async fn quota_evicts_unlabelled_oldest_first_then_labelled_and_counts_survive_r
     );
     assert_eq!(stats.labelled, labelled_present);
 }
+
+#[tokio::test]
+async fn a_retry_answered_from_the_store_queues_its_records_for_upload_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), &config(1 << 30), true).expect("open");
+    let first = record(&store, Some("req-1"));
+    let id = first.id;
+    let retry = record(&store, Some("req-1"));
+    with_commit(&store, async {
+        store.put_prediction(first).await.expect("put");
+        let target = LabelTarget::Id(id);
+        store
+            .put_label("m", &target, vec![1], vec![], any_label)
+            .await
+            .expect("label");
+        // What a kill -9 between a record and its outbox entry leaves: the records without
+        // their entries (here: the entries removed, as an acknowledgement would).
+        let queued: Vec<u64> = store
+            .outbox_batch(100)
+            .expect("batch")
+            .iter()
+            .map(|(seq, _)| *seq)
+            .collect();
+        assert_eq!(queued.len(), 2);
+        store.outbox_remove(&queued).expect("remove");
+        assert_eq!(store.outbox_len(), 0);
+        assert!(matches!(
+            store.put_prediction(retry).await,
+            Ok(Stored::Existing(_))
+        ));
+        let again = store
+            .put_label("m", &target, vec![1], vec![], any_label)
+            .await
+            .expect("same label");
+        assert!(!again.new);
+    })
+    .await;
+    let kinds: Vec<&str> = store
+        .outbox_batch(100)
+        .expect("batch")
+        .iter()
+        .filter_map(|(_, entry)| match entry {
+            Some(edge_protocol::records::Entry::Prediction { id: p, .. }) if *p == id => {
+                Some("prediction")
+            }
+            Some(edge_protocol::records::Entry::Label { id: p, .. }) if *p == id => Some("label"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["prediction", "label"], "both go up again");
+}
