@@ -25,7 +25,7 @@ fn edged_killed_20_times_under_http_and_mqtt_load_loses_and_duplicates_nothing_a
 fn fleet_killed_8_times_under_ingest_from_4_boxes_loses_double_counts_nothing() {
     let r = fleet_kill::run(8, 4, Duration::from_millis(1500), 7);
     assert!(r.outcome.clean(), "{}", r.outcome);
-    assert_eq!(r.miscounted, 0, "{r:?}");
+    assert_eq!(r.double_counted, 0, "{r:?}");
     assert!(r.predictions > 40, "{r:?}");
 }
 

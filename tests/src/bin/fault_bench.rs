@@ -110,24 +110,25 @@ fn main() {
         } => {
             let r = fleet_kill::run(cycles, boxes, max_up, seed);
             println!(
-                "| cycles | boxes | acked predictions | acked labels | lost | duplicates | miscounted | resends deduplicated | mean start | run |"
+                "| cycles | boxes | acked predictions | acked labels | lost | duplicates | double-counted | uncounted | resends deduplicated | mean start | run |"
             );
-            println!("|---|---|---|---|---|---|---|---|---|---|");
+            println!("|---|---|---|---|---|---|---|---|---|---|---|");
             println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} ms | {:.1} min |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} ms | {:.1} min |",
                 r.cycles,
                 r.boxes,
                 r.predictions,
                 r.labels,
                 r.outcome.lost_predictions + r.outcome.lost_labels,
                 r.outcome.duplicates,
-                r.miscounted,
+                r.double_counted,
+                r.uncounted,
                 r.resent,
                 r.mean_start.as_secs_f64() * 1000.0,
                 r.elapsed.as_secs_f64() / 60.0
             );
             println!("{}", r.outcome);
-            r.outcome.clean() && r.miscounted == 0
+            r.outcome.clean() && r.double_counted == 0
         }
         Run::Partition {
             upload,

@@ -23,8 +23,12 @@ pub struct Report {
     pub predictions: usize,
     pub labels: usize,
     pub outcome: Outcome,
-    /// Sum over devices of |the fleet's count - the distinct records it holds|.
-    pub miscounted: u64,
+    /// Sum over devices of the fleet's count above the distinct records it holds (records
+    /// counted twice).
+    pub double_counted: u64,
+    /// ... and below it: records held but not counted (the count is a separate write from the
+    /// records, so a kill between the two leaves it behind; the resend is then a duplicate).
+    pub uncounted: u64,
     pub resent: u64,
     pub elapsed: Duration,
     pub mean_start: Duration,
@@ -83,13 +87,15 @@ pub fn run(cycles: u32, boxes: usize, max_up: Duration, seed: u64) -> Report {
     let outcome = settle(&fleet, &refs);
     // The count per device against what the store holds for it.
     let rows = fleet.export_all("mlp");
-    let mut miscounted = 0;
+    let (mut double_counted, mut uncounted) = (0, 0);
     for (_, id, _) in &ledgers {
         let mine: Vec<_> = rows.iter().filter(|r| r["device"] == id.as_str()).collect();
         let held = mine.len() + mine.iter().filter(|r| !r["label"].is_null()).count();
         let (_, shown) = fleet.admin("GET", &format!("/api/devices/{id}"));
         let counted = shown["device"]["records"].as_u64().unwrap_or(0);
-        miscounted += counted.abs_diff(held as u64);
+        let held = held as u64;
+        double_counted += counted.saturating_sub(held);
+        uncounted += held.saturating_sub(counted);
     }
     let (_, stats) = fleet.admin("GET", "/api/stats");
     let predictions = ledgers.iter().map(|(_, _, l)| l.predictions.len()).sum();
@@ -100,7 +106,8 @@ pub fn run(cycles: u32, boxes: usize, max_up: Duration, seed: u64) -> Report {
         predictions,
         labels,
         outcome,
-        miscounted,
+        double_counted,
+        uncounted,
         resent: stats["records_duplicate"].as_u64().unwrap_or(0),
         elapsed: started.elapsed(),
         mean_start: start_time / cycles.max(1),
