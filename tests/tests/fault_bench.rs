@@ -7,9 +7,9 @@ use e2e::faults::proxy::Impairment;
 use e2e::faults::{edged_kill, fleet_kill, partition};
 
 #[test]
-#[ignore = "fails today: fault-bench edged-kill finds acknowledged predictions (about one per \
-            ten kill cycles, mostly MQTT ones) stored on the box that never reach the fleet; \
-            open in issue 17"]
+#[ignore = "acknowledged predictions were lost (fault-bench edged-kill, about one per ten \
+            kill cycles); the likely cause (the service's replay fast path) is fixed but not \
+            yet re-run at length: un-ignore after a clean edged-kill --cycles 1000 (issue 17)"]
 fn edged_killed_20_times_under_http_and_mqtt_load_loses_and_duplicates_nothing_acknowledged() {
     let r = edged_kill::run(20, Duration::from_millis(400), 7);
     assert!(r.outcome.clean(), "{}", r.outcome);

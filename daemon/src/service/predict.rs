@@ -70,7 +70,8 @@ impl Service {
             }
             if let Some(record) = self
                 .store
-                .find_correlation(&served.name, key)
+                .replay_correlation(&served.name, key)
+                .await
                 .map_err(store_error)?
             {
                 served.metrics.record_prediction(started.elapsed());

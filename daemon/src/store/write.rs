@@ -94,6 +94,22 @@ impl Store {
         Ok(self.get(decode_u64(&id))?.map(|(p, _)| p))
     }
 
+    /// The prediction stored under a correlation key, for a retry answered without running
+    /// the model: made whole first, as in [`Store::put_prediction`]'s own replay (queued for
+    /// upload again, flushed). Found by `fault-bench edged-kill` after the first fix: this
+    /// fast path answered most retries (MQTT redeliveries above all) and still lost records.
+    pub async fn replay_correlation(
+        &self,
+        model: &str,
+        key: &str,
+    ) -> Result<Option<PredictionRecord>> {
+        let Some(record) = self.find_correlation(model, key)? else {
+            return Ok(None);
+        };
+        self.replayed(b'P', record.id).await?;
+        Ok(Some(record))
+    }
+
     /// Stores the label of one prediction of `model`. `check` validates the classes against
     /// the prediction (rows, class range). Sending the same label again is accepted and
     /// changes nothing; a different label for a labelled prediction is a conflict.
