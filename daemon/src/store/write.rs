@@ -205,19 +205,18 @@ impl Store {
     async fn replayed(&self, kind: u8, id: u64) -> Result<()> {
         let queued = self.enqueue(kind, id)?;
         self.bytes.fetch_add(queued, Ordering::Relaxed);
-        if self.durable_ack {
-            self.commit
-                .wait_durable()
-                .await
-                .map_err(StoreError::NotDurable)?;
-        }
-        Ok(())
+        self.wait_durable().await
     }
 
     async fn after_write(&self) -> Result<()> {
         if self.bytes.load(Ordering::Relaxed) > self.quota {
             self.evict()?;
         }
+        self.wait_durable().await
+    }
+
+    /// With `durable_ack`, waits for a group commit that covers what this task wrote.
+    async fn wait_durable(&self) -> Result<()> {
         if self.durable_ack {
             self.commit
                 .wait_durable()

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use super::load::{HttpLoad, MqttLoad, Target, wait_mqtt_subscribed};
 use super::{Ledger, Outcome, settle};
-use crate::config::EdgedConfig;
 use crate::daemon::{Daemon, install_model};
 use crate::fleet::Fleet;
 use crate::mosquitto::Mosquitto;
@@ -55,12 +54,7 @@ pub fn run(cycles: u32, max_up: Duration, seed: u64) -> Report {
     let fleet = Fleet::start(&dir.path().join("fleet"), 0);
     let state = dir.path().join("box");
     install_model(&state, "mlp", 1);
-    let config = fleet
-        .edged_config(&state)
-        .set("mqtt", "broker", broker.addr())
-        .set("mqtt", "client_id", "edged-box")
-        .set("mqtt", "reconnect_max", Duration::from_millis(200));
-    let config: EdgedConfig = config;
+    let config = fleet.edged_config(&state).mqtt(&broker.addr(), "edged-box");
     let (edged, device) = fleet.approved_edged(&state, &config);
     wait_mqtt_subscribed(broker.port, "edged");
     let target: Target = Default::default();

@@ -66,6 +66,13 @@ impl PowerCutFs {
         }
     }
 
+    fn make(&self, reply: ReplyEntry, parent: INodeNo, name: &OsStr, mode: u32, is_dir: bool) {
+        let created = self
+            .lock()
+            .create(parent.0, name, (mode & 0o7777) as u16, is_dir);
+        self.entry(reply, created);
+    }
+
     fn empty(reply: ReplyEmpty, result: Result<(), i32>) {
         match result {
             Ok(()) => reply.ok(),
@@ -136,10 +143,7 @@ impl Filesystem for PowerCutFs {
         _rdev: u32,
         reply: ReplyEntry,
     ) {
-        let created = self
-            .lock()
-            .create(parent.0, name, (mode & 0o7777) as u16, false);
-        self.entry(reply, created);
+        self.make(reply, parent, name, mode, false);
     }
 
     fn mkdir(
@@ -151,10 +155,7 @@ impl Filesystem for PowerCutFs {
         _umask: u32,
         reply: ReplyEntry,
     ) {
-        let created = self
-            .lock()
-            .create(parent.0, name, (mode & 0o7777) as u16, true);
-        self.entry(reply, created);
+        self.make(reply, parent, name, mode, true);
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
