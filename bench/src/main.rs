@@ -12,6 +12,8 @@
 //! Runtime runs through `bench/ort_bench.py` when `python3 -c "import onnxruntime"` works;
 //! otherwise its column is marked as missing.
 
+mod profile;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -99,6 +101,7 @@ fn ours(
     shape: &[usize],
     device: DeviceChoice,
     iterations: usize,
+    profile_runs: usize,
 ) -> Result<Stats, String> {
     let converted = fleet::import::onnx::convert(onnx, "bench", 1).map_err(|e| e.to_string())?;
     let model = Model::from_parts(
@@ -112,9 +115,8 @@ fn ours(
     )
     .map_err(|e| e.to_string())?;
     let inputs = feeds(feed, shape);
-    let mut failed = None;
-    let stats = time(iterations, || {
-        let tensors = inputs
+    let tensors = || {
+        inputs
             .iter()
             .map(|(name, shape, values)| {
                 let t = match values {
@@ -123,17 +125,31 @@ fn ours(
                 };
                 t.map(|t| (name.clone(), t))
             })
-            .collect::<Result<Vec<_>, _>>();
-        match tensors.map_err(|e| e.to_string()) {
-            Ok(t) => {
-                if let Err(e) = model.run(t) {
-                    failed = Some(e.to_string());
-                }
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())
+    };
+    let mut failed = None;
+    let stats = time(iterations, || match tensors() {
+        Ok(t) => {
+            if let Err(e) = model.run(t) {
+                failed = Some(e.to_string());
             }
-            Err(e) => failed = Some(e),
         }
+        Err(e) => failed = Some(e),
     });
-    failed.map_or(Ok(stats), Err)
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if profile_runs > 0 {
+        profile::report(
+            &onnx.display().to_string(),
+            shape[0],
+            &model,
+            tensors,
+            profile_runs,
+        )?;
+    }
+    Ok(stats)
 }
 
 fn tract(onnx: &Path, feed: Feed, shape: &[usize], iterations: usize) -> TractResult<Stats> {
@@ -303,6 +319,12 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .cloned();
+    // `--profile`: after each CPU cell, where our run spends its time, per op and node.
+    let profile_runs = if args.iter().any(|a| a == "--profile") {
+        10
+    } else {
+        0
+    };
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -413,10 +435,10 @@ fn main() {
             } else {
                 n.min(500)
             };
-            let cpu = ours(onnx, feed, &shape, DeviceChoice::Cpu, n);
+            let cpu = ours(onnx, feed, &shape, DeviceChoice::Cpu, n, profile_runs);
             let ort = onnx_runtime(onnx, feed, &shape, n, threads);
             let tr = tract(onnx, feed, &shape, n).map_err(|e| format!("{e:?}"));
-            let gpu = ours(onnx, feed, &shape, DeviceChoice::Gpu, gpu_n);
+            let gpu = ours(onnx, feed, &shape, DeviceChoice::Gpu, gpu_n, 0);
             println!(
                 "{model:<8} {batch:>5} | {} | {} | {} | {:>8} {:>8} | {}",
                 cell(&cpu),

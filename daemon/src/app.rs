@@ -62,6 +62,9 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    // Before any model loads: Burn's CPU kernels start rayon's pool on first use.
+    let threads = crate::compute::init(config.runtime.threads);
+    tracing::info!(threads, configured = config.runtime.threads, "compute pool");
     std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::StateDir {
         path: config.state_dir.clone(),
         source,

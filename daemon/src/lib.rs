@@ -4,10 +4,11 @@
 //!
 //! Layers, each importing only the ones below it:
 //! `cli` → `app` → {`http`, `mqtt`, `fleet`, `systemd`} → `service` → {`registry`, `store`,
-//! `metrics`} → `config` and the shared crates.
+//! `metrics`, `compute`} → `config` and the shared crates.
 
 pub mod app;
 pub mod cli;
+pub mod compute;
 /// The configuration, in its own Burn-free crate so `fuzz/` can fuzz the checker.
 pub use edged_config as config;
 pub mod fleet;

@@ -9,6 +9,7 @@ pub mod load;
 pub mod mosquitto;
 pub mod powercut;
 pub mod release;
+pub mod saturation;
 pub mod sim;
 pub mod wait;
 

@@ -14,6 +14,33 @@ pub fn hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A keep-alive HTTP client for the load generators.
+pub type Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<hyper::body::Bytes>,
+>;
+
+/// One request (a JSON POST with `body`, else a GET) that must succeed; its latency in
+/// microseconds.
+pub async fn timed(client: &Client, uri: &hyper::Uri, body: Option<&hyper::body::Bytes>) -> u64 {
+    let request = match body {
+        Some(body) => hyper::Request::post(uri.clone())
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(body.clone())),
+        None => hyper::Request::get(uri.clone()).body(http_body_util::Full::default()),
+    }
+    .unwrap_or_else(|e| panic!("{e}"));
+    let t = Instant::now();
+    let response = client
+        .request(request)
+        .await
+        .unwrap_or_else(|e| panic!("{uri}: {e}"));
+    let status = response.status();
+    let _ = response.into_body().collect().await;
+    assert!(status.is_success(), "{uri}: HTTP {status}");
+    t.elapsed().as_micros().max(1) as u64
+}
+
 /// When a load run ends.
 #[derive(Debug, Clone, Copy)]
 pub enum Stop {
@@ -52,19 +79,7 @@ pub async fn http_predictions(
                     if !more {
                         break;
                     }
-                    let request = hyper::Request::post(uri.clone())
-                        .header("content-type", "application/json")
-                        .body(http_body_util::Full::new(body.clone()))
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    let t = Instant::now();
-                    let response = client
-                        .request(request)
-                        .await
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    let status = response.status();
-                    let _ = response.into_body().collect().await;
-                    assert!(status.is_success(), "HTTP {status}");
-                    let _ = h.record(t.elapsed().as_micros().max(1) as u64);
+                    let _ = h.record(timed(&client, &uri, Some(&body)).await);
                 }
                 h
             })

@@ -35,13 +35,16 @@ impl Mosquitto {
         Self::start_on(dir, crate::free_port())
     }
 
-    /// Starts a broker on `port` (a restart reuses the port the daemon knows).
+    /// Starts a broker on `port` (a restart reuses the port the daemon knows). Its queue for
+    /// an offline persistent session has no length limit (`max_queued_messages 0`): a
+    /// message the broker acknowledged is never dropped, so what a test finds missing was
+    /// lost by the daemon, not by the broker's queue limit.
     pub fn start_on(dir: &Path, port: u16) -> Self {
         Self::start_with_config(
             dir,
             port,
             &format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\nmax_queued_messages 100000\nset_tcp_nodelay true\nlog_type error\n"
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\nmax_queued_messages 0\nset_tcp_nodelay true\nlog_type error\n"
             ),
         )
     }

@@ -32,6 +32,7 @@ pub struct Config {
     pub limits: Limits,
     pub store: StoreConfig,
     pub metrics: MetricsConfig,
+    pub runtime: RuntimeConfig,
     /// How long SIGTERM waits for in-flight requests before flushing and exiting.
     pub shutdown_grace: Duration,
     pub models: Vec<ModelConfig>,
@@ -118,6 +119,24 @@ pub struct MetricsConfig {
     pub max_quality_samples: usize,
 }
 
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Threads of the compute pool every CPU model runs on (rayon's global pool, which
+    /// Burn's CPU backend parallelises over). Default: the cores less one, at least one, so
+    /// the HTTP, MQTT and store tasks keep a core under full inference load.
+    pub threads: usize,
+}
+
+impl RuntimeConfig {
+    /// The default size of the compute pool on this machine.
+    pub fn default_threads() -> usize {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .saturating_sub(1)
+            .max(1)
+    }
+}
+
 const SECOND: Duration = Duration::from_secs(1);
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -163,6 +182,7 @@ impl Config {
         let limits = f.table("limits", issues).unwrap_or(&empty);
         let store = f.table("store", issues).unwrap_or(&empty);
         let metrics = f.table("metrics", issues).unwrap_or(&empty);
+        let runtime = f.table("runtime", issues).unwrap_or(&empty);
         let shutdown = f.table("shutdown", issues).unwrap_or(&empty);
         let models = f.table("models", issues);
         let fleet = f.table("fleet", issues).unwrap_or(&empty);
@@ -245,6 +265,13 @@ impl Config {
                 max_quality_samples,
             }
         };
+        let runtime = {
+            let mut f = Fields::new("runtime", runtime);
+            let default = RuntimeConfig::default_threads() as u64;
+            let threads = f.integer("threads", default, (1, 1024), issues) as usize;
+            f.finish(issues);
+            RuntimeConfig { threads }
+        };
         let shutdown_grace = {
             let mut f = Fields::new("shutdown", shutdown);
             let grace = f.duration("grace", 10 * SECOND, (Duration::ZERO, 600 * SECOND), issues);
@@ -267,6 +294,7 @@ impl Config {
             limits,
             store,
             metrics,
+            runtime,
             shutdown_grace,
             models,
             fleet,

@@ -24,6 +24,19 @@ fn minimal_file_with_a_state_dir_and_one_model_works() {
     assert!(config.store.durable_ack);
     assert!(config.mqtt.is_none());
     assert_eq!(config.http.listen.port(), 8080);
+    assert_eq!(config.runtime.threads, RuntimeConfig::default_threads());
+}
+
+#[test]
+fn the_compute_pool_leaves_a_core_by_default_and_takes_a_set_size() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(RuntimeConfig::default_threads(), (cores - 1).max(1));
+    let config = load(
+        "state_dir = \"/tmp/x\"\n[runtime]\nthreads = 3\n[models.mlp]\n",
+        &[],
+    )
+    .expect("valid");
+    assert_eq!(config.runtime.threads, 3);
 }
 
 #[test]
@@ -85,6 +98,8 @@ fn every_bad_key_is_reported_at_once() {
         background_flush = 5
         [metrics]
         window = "1s"
+        [runtime]
+        threads = 0
         [mqtt]
         broker = "no-port"
         [models.mlp]
@@ -99,6 +114,7 @@ fn every_bad_key_is_reported_at_once() {
         "store.sample_inputs",
         "store.background_flush",
         "metrics.window",
+        "runtime.threads",
         "mqtt.broker",
         "models.mlp.device",
         "models.Bad-Name",

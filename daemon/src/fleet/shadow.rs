@@ -13,8 +13,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use edge_model::Model;
 use edge_model::oip::{InferenceRequest, ResponseTensor};
+use edge_model::{BackendKind, Model};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -153,10 +153,21 @@ impl ShadowRun {
                     },
                 };
                 let candidate = candidate.clone();
-                let run = tokio::task::spawn_blocking(move || {
+                let on_cpu = candidate.model.backend() == BackendKind::Cpu;
+                let compare = move || {
                     candidate.compare(copy.request, &copy.active, copy.active_latency);
-                });
-                if let Err(e) = run.await {
+                };
+                // The candidate's run shares the compute pool with the active models.
+                let run = if on_cpu {
+                    crate::compute::run(compare)
+                        .await
+                        .map_err(|e| e.to_string())
+                } else {
+                    tokio::task::spawn_blocking(compare)
+                        .await
+                        .map_err(|e| e.to_string())
+                };
+                if let Err(e) = run {
                     tracing::warn!(error = %e, "a shadow run failed");
                 }
             }

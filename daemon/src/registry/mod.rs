@@ -59,9 +59,6 @@ pub struct ServedModel {
     /// only).
     pub truth: Option<Truth>,
     pub metrics: Arc<VersionMetrics>,
-    /// Whether a request should run on the blocking pool (GPU models, slow CPU models)
-    /// instead of on the async worker that received it.
-    pub offload: bool,
 }
 
 impl ServedModel {
@@ -114,9 +111,6 @@ pub struct Registry {
     slots: BTreeMap<String, Slot>,
     metrics: Arc<Metrics>,
 }
-
-/// A CPU model slower than this per request runs on the blocking pool.
-const OFFLOAD_ABOVE: Duration = Duration::from_micros(500);
 
 impl Registry {
     /// Loads and warms up every configured model (blocking: call from a blocking thread).
@@ -273,10 +267,6 @@ fn load(
     }
     let truth = truth::read(model.spec(), config).map_err(invalid)?;
     let report = model.report().clone();
-    let offload = match report.backend {
-        BackendKind::Gpu => true,
-        BackendKind::Cpu => report.cpu_latency.is_none_or(|l| l > OFFLOAD_ABOVE),
-    };
     let version = model.spec().version;
     tracing::info!(
         model = %name,
@@ -297,6 +287,5 @@ fn load(
         model,
         truth,
         metrics: version_metrics,
-        offload,
     })
 }

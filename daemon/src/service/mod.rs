@@ -28,7 +28,7 @@ use crate::metrics::{ErrorKind, Metrics, ProcessStats, Report};
 use crate::registry::{Registry, ServedModel};
 use crate::store::Store;
 
-pub use infer::infer;
+pub use infer::{infer, run_model};
 pub use reply::{ApiError, LabelReply, PredictionReply};
 pub use status::LinkStatus;
 

@@ -100,17 +100,10 @@ impl Service {
             .shadow(&served.name)
             .map(|s| (s, request.clone()));
         let model_started = Instant::now();
-        let response = if served.offload {
-            let served = served.clone();
-            tokio::task::spawn_blocking(move || super::infer(&served.model, request))
-                .await
-                .map_err(|e| {
-                    ApiError::new(ErrorKind::ModelFailed, format!("model task failed: {e}"))
-                })?
-        } else {
-            super::infer(&served.model, request)
-        }
-        .map_err(model_error)?;
+        let response = super::run_model(served, request)
+            .await
+            .map_err(|e| ApiError::new(ErrorKind::ModelFailed, format!("model task failed: {e}")))?
+            .map_err(model_error)?;
         let latency_us = model_started.elapsed().as_micros() as u64;
         if let Some((shadow, request)) = shadow {
             let copy = ShadowCopy {

@@ -81,6 +81,7 @@ pub fn to_json(report: &Report, ready: bool) -> Value {
         "process": {
             "resident_bytes": report.process.resident_bytes,
             "cpu_seconds": report.process.cpu_seconds,
+            "compute_threads": crate::compute::threads(),
         },
         "models": models,
         "errors": errors,

@@ -8,6 +8,9 @@
 //! the one error type of all three.
 
 mod error;
+mod fuse;
+#[cfg(test)]
+mod fuse_tests;
 pub mod inspect;
 pub mod onnx;
 pub mod optimize;

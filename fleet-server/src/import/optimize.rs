@@ -4,6 +4,7 @@
 //! * BatchNormalization after a Conv whose output feeds nothing else is folded into the
 //!   convolution's weights and bias (`W' = W·s`, `b' = (b - mean)·s + beta`, with
 //!   `s = gamma / sqrt(var + eps)`): one pass over the data instead of two on every request.
+//! * Activations are fused into the Conv before them and Identity nodes removed (`fuse`).
 //! * Weights no node reads any more are dropped.
 
 use std::collections::HashSet;
@@ -12,8 +13,14 @@ use edge_model::format::{NodeSpec, Op, TensorSpec};
 use edge_model::weights::{HostTensor, Weights};
 
 /// Applies every rewrite in place.
-pub fn optimize(nodes: &mut Vec<NodeSpec>, weights: &mut Weights, outputs: &[TensorSpec]) {
+pub fn optimize(
+    nodes: &mut Vec<NodeSpec>,
+    weights: &mut Weights,
+    inputs: &[TensorSpec],
+    outputs: &[TensorSpec],
+) {
     fold_batch_norms(nodes, weights, outputs);
+    super::fuse::fuse(nodes, inputs, outputs);
     let used: HashSet<&String> = nodes
         .iter()
         .flat_map(|n| &n.inputs)

@@ -6,5 +6,5 @@
 pub mod executor;
 
 pub use edge_format::{ModelError, Result, checks, error, format, oip, read_bounded, weights};
-pub use executor::{BackendKind, DeviceChoice, LoadOptions, LoadReport, Model};
+pub use executor::{BackendKind, DeviceChoice, LoadOptions, LoadReport, Model, NodeTime};
 pub use weights::HostTensor;

@@ -28,6 +28,17 @@ struct Args {
     /// MQTT messages kept in flight.
     #[arg(long, default_value_t = 64)]
     mqtt_window: usize,
+    /// Saturation: concurrent clients running the CNN.
+    #[arg(long, default_value_t = 8)]
+    saturate_clients: usize,
+    /// Saturation: the CNN's batch per request.
+    #[arg(long, default_value_t = 16)]
+    saturate_batch: usize,
+    /// Saturation: compute pool sizes to compare, comma-separated; `default` leaves
+    /// `[runtime] threads` unset (an edged from before the setting needs it), `all` is every
+    /// core.
+    #[arg(long, default_value = "default,all")]
+    compute_threads: String,
 }
 
 struct Row {
@@ -129,6 +140,51 @@ fn main() {
         None => println!("idle RSS: unavailable"),
     }
     println!("RSS after the runs above: {}", loaded_rss.join(", "));
+    saturation(&args, &runtime, dir.path());
+}
+
+/// A health probe's latency while the CNN saturates the compute pool, per pool size.
+fn saturation(args: &Args, runtime: &tokio::runtime::Runtime, dir: &Path) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let state = dir.join("state-cnn");
+    e2e::saturation::import_cnn(&state);
+    println!(
+        "\nhealth probe every 10 ms while {} clients run the CNN at batch {} ({cores} cores):",
+        args.saturate_clients, args.saturate_batch
+    );
+    println!(
+        "| [runtime] threads | compute threads | CNN requests/s | CNN p50 µs | CNN p99 µs | probe p50 µs | probe p99 µs | probe max µs |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for choice in args.compute_threads.split(',') {
+        let threads = match choice.trim() {
+            "default" => None,
+            "all" => Some(cores),
+            n => Some(
+                n.parse()
+                    .unwrap_or_else(|e| panic!("--compute-threads {n}: {e}")),
+            ),
+        };
+        let s = e2e::saturation::measure(
+            runtime,
+            &state,
+            threads,
+            args.saturate_clients,
+            args.saturate_batch,
+            args.seconds,
+        );
+        println!(
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+            choice.trim(),
+            s.compute_threads,
+            s.inferences_per_second,
+            s.inference.value_at_quantile(0.5),
+            s.inference.value_at_quantile(0.99),
+            s.probe.value_at_quantile(0.5),
+            s.probe.value_at_quantile(0.99),
+            s.probe.max()
+        );
+    }
 }
 
 fn rss_of(pid: u32) -> Option<u64> {

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::load::{HttpLoad, MqttLoad, Target, wait_mqtt_subscribed};
+use super::load::{HttpLoad, MqttLoad, Target, wait_mqtt_drained, wait_mqtt_subscribed};
 use super::{Ledger, Outcome, settle};
 use crate::daemon::{Daemon, install_model};
 use crate::fleet::Fleet;
@@ -79,8 +79,10 @@ pub fn run(cycles: u32, max_up: Duration, seed: u64) -> Report {
     let mut acked = http.finish();
     acked.merge(mqtt.finish());
     let d = edged.unwrap_or_else(|| Daemon::start(&state, &config));
-    // Everything acknowledged reaches the fleet: the box's outbox drains and stays empty
-    // (the MQTT queue is drained into it first); `settle` then compares, retrying a while.
+    // Everything acknowledged reaches the fleet: the daemon works through the broker's queue
+    // for it, then the box's outbox drains and stays empty; `settle` then compares,
+    // retrying a while.
+    wait_mqtt_drained(broker.port, "edged", Duration::from_secs(600));
     let expected = acked.records() as u64;
     let mut empty_since: Option<Instant> = None;
     let what = format!("the box's outbox drains ({expected} records acknowledged)");

@@ -219,3 +219,39 @@ pub fn wait_mqtt_subscribed(broker_port: u16, prefix: &str) {
     }
     panic!("edged never answered on MQTT");
 }
+
+/// Waits until the daemon has worked through the broker's queue for it: publishes one QoS 1
+/// marker after everything else and returns when its answer arrives on the output topic (the
+/// broker delivers a session's messages in order).
+pub fn wait_mqtt_drained(broker_port: u16, prefix: &str, timeout: Duration) {
+    let mut options = rumqttc::MqttOptions::new("fault-bench-drain", "127.0.0.1", broker_port);
+    options.set_keep_alive(Duration::from_secs(30));
+    let (client, mut connection) = rumqttc::Client::new(options, 16);
+    client
+        .subscribe(format!("{prefix}/models/mlp/out"), rumqttc::QoS::AtMostOnce)
+        .unwrap_or_else(|e| panic!("subscribe: {e}"));
+    let marker = format!("drain-{}", std::process::id());
+    client
+        .publish(
+            format!("{prefix}/models/mlp/in"),
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            mlp_request(Some(&marker), 1, 0),
+        )
+        .unwrap_or_else(|e| panic!("publish: {e}"));
+    let deadline = std::time::Instant::now() + timeout;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match connection.recv_timeout(left) {
+            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))))
+                if String::from_utf8_lossy(&p.payload).contains(&marker) =>
+            {
+                let _ = client.disconnect();
+                return;
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("drain client: {e}"),
+            Err(_) => break,
+        }
+    }
+    panic!("edged did not work through its MQTT queue within {timeout:?}");
+}

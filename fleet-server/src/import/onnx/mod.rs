@@ -143,10 +143,15 @@ pub fn convert_with(
         });
     }
     let before = converter.nodes.len();
-    crate::import::optimize::optimize(&mut converter.nodes, &mut converter.weights, &outputs);
+    crate::import::optimize::optimize(
+        &mut converter.nodes,
+        &mut converter.weights,
+        &inputs,
+        &outputs,
+    );
     notes.push(format!(
         "{onnx_nodes} ONNX nodes became {before} after onnx-ir's folding and fusions, {} after ours \
-         (BatchNormalization into Conv)",
+         (BatchNormalization into Conv, activations into Conv, Identity removed)",
         converter.nodes.len()
     ));
     let spec = ModelSpec {

@@ -37,7 +37,7 @@ pub use ml::{
 };
 pub use op::Op;
 pub use op_params::{
-    AutoPad, BinaryFn, CoordinateMode, NearestMode, PadMode, ReduceFn, ResizeMode,
+    AutoPad, BinaryFn, CoordinateMode, FusedActivation, NearestMode, PadMode, ReduceFn, ResizeMode,
     ScatterReduction, UnaryFn, VariadicFn, WindowKind,
 };
 pub use quant::{ConvAttrs, quantized_range, quantized_type};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ml::{Labels, Norm, PostTransform, Trees};
 use super::op_params::{
-    AutoPad, BinaryFn, CoordinateMode, NearestMode, PadMode, ReduceFn, ResizeMode,
+    AutoPad, BinaryFn, CoordinateMode, FusedActivation, NearestMode, PadMode, ReduceFn, ResizeMode,
     ScatterReduction, UnaryFn, VariadicFn, WindowKind,
 };
 use super::quant::ConvAttrs;
@@ -56,6 +56,10 @@ pub enum Op {
         groups: usize,
         pads: Vec<usize>,
         auto_pad: AutoPad,
+        /// Applied to the output (fused at import); absent in files without one, so they
+        /// stay readable by daemons from before fusion.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activation: Option<FusedActivation>,
     },
     MaxPool {
         kernel: Vec<usize>,

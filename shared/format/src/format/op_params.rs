@@ -183,3 +183,32 @@ pub enum WindowKind {
     Hamming,
     Blackman,
 }
+
+/// An activation the importer fused into the Conv before it (`Conv { activation }`): the
+/// executor applies it to each output tile before storing it, instead of a second pass.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum FusedActivation {
+    Relu,
+    /// `min(max(x, min), max)` (Clip with constant bounds; Relu6 is 0..6).
+    Clip {
+        min: f32,
+        max: f32,
+    },
+    LeakyRelu {
+        alpha: f32,
+    },
+    /// `max(0, min(1, alpha·x + beta))`.
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    /// `x · max(0, min(1, x/6 + 1/2))`.
+    HardSwish,
+    Sigmoid,
+    /// `x · sigmoid(x)` (SiLU/Swish, exported as Sigmoid then Mul).
+    Silu,
+    Gelu {
+        tanh_approximation: bool,
+    },
+}

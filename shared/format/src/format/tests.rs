@@ -89,6 +89,7 @@ fn zero_stride_or_kernel_is_rejected_before_it_reaches_burn() {
         groups: 1,
         pads: vec![0; 4],
         auto_pad: AutoPad::Explicit,
+        activation: None,
     };
     let s = spec(vec![node("c", conv, &["x", "w"], "y")]);
     let weights: HashSet<String> = ["w".to_string()].into();

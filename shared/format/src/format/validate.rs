@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use super::graph::{Dim, ModelSpec, TensorSpec};
 use super::op::Op;
+use super::op_params::FusedActivation;
 use super::{MAX_ELEMENTS, MAX_NODES, MAX_RANK};
 use crate::error::{ModelError, Result};
 
@@ -59,8 +60,17 @@ impl Op {
                 dilations,
                 groups,
                 pads,
+                activation,
                 ..
-            } => conv(kernel, strides, dilations, *groups, pads),
+            } => {
+                conv(kernel, strides, dilations, *groups, pads)?;
+                match activation {
+                    Some(FusedActivation::Clip { min, max }) if min.partial_cmp(max).is_none_or(|o| o.is_gt()) => {
+                        Err(format!("fused Clip bounds {min}..{max} are not ordered"))
+                    }
+                    _ => Ok(()),
+                }
+            }
             Op::ConvTranspose {
                 kernel,
                 strides,

@@ -220,9 +220,9 @@ fn warm_up(spec: &ModelSpec, plan: &Plan, runtime: &Runtime, runs: usize) -> Res
             })
             .collect()
     };
-    let fill = match run_plan(spec, plan, runtime, inputs(0)) {
+    let fill = match run_plan(spec, plan, runtime, inputs(0), None) {
         Ok(_) => 0,
-        Err(zeros) => match run_plan(spec, plan, runtime, inputs(1)) {
+        Err(zeros) => match run_plan(spec, plan, runtime, inputs(1), None) {
             Ok(_) => 1,
             Err(_) => return Err(zeros),
         },
@@ -230,7 +230,7 @@ fn warm_up(spec: &ModelSpec, plan: &Plan, runtime: &Runtime, runs: usize) -> Res
     let mut times = Vec::with_capacity(runs.max(1));
     for _ in 0..runs.max(1) {
         let start = Instant::now();
-        run_plan(spec, plan, runtime, inputs(fill))?;
+        run_plan(spec, plan, runtime, inputs(fill), None)?;
         times.push(start.elapsed());
     }
     times.sort();

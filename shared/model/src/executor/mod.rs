@@ -8,6 +8,7 @@
 
 pub mod device;
 pub(crate) mod dyn_tensor;
+mod kernels;
 mod load;
 mod ops;
 mod plan;
@@ -24,7 +25,11 @@ use crate::weights::{self, HostTensor, Weights};
 pub use device::{BackendKind, DeviceChoice};
 pub use load::{LoadOptions, LoadReport};
 use plan::Plan;
+pub use run::NodeTime;
 use run::{Runtime, run_plan};
+
+/// A run's outputs, named, in the order the model declares them.
+pub type Outputs = Vec<(String, HostTensor)>;
 
 /// A loaded, warmed-up model.
 #[derive(Debug)]
@@ -83,7 +88,22 @@ impl Model {
     /// Runs the model. `inputs` must name every graph input exactly once; outputs come back
     /// in the order the model declares them.
     pub fn run(&self, inputs: Vec<(String, HostTensor)>) -> Result<Vec<(String, HostTensor)>> {
-        run_plan(&self.spec, &self.plan, &self.runtime, inputs)
+        run_plan(&self.spec, &self.plan, &self.runtime, inputs, None)
+    }
+
+    /// Runs the model once and reports the time of each node's op, in execution order. On
+    /// the CPU ops run eagerly, so a node's time is its own; on the GPU path ops are queued
+    /// and a node's time is mostly its dispatch (the wait lands on whichever node reads back).
+    pub fn profile(&self, inputs: Vec<(String, HostTensor)>) -> Result<(Outputs, Vec<NodeTime>)> {
+        let mut times = Vec::with_capacity(self.spec.nodes.len());
+        let outputs = run_plan(
+            &self.spec,
+            &self.plan,
+            &self.runtime,
+            inputs,
+            Some(&mut times),
+        )?;
+        Ok((outputs, times))
     }
 
     /// Runs every reference case and reports the difference per case and output.

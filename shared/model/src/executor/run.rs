@@ -111,11 +111,20 @@ fn describe_shape(shape: &[Dim]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// Time spent in one node's op during a profiled run.
+#[derive(Debug, Clone)]
+pub struct NodeTime {
+    pub node: String,
+    pub op: &'static str,
+    pub time: std::time::Duration,
+}
+
 pub(super) fn run_plan(
     spec: &ModelSpec,
     plan: &Plan,
     runtime: &Runtime,
     inputs: Vec<(String, HostTensor)>,
+    mut profile: Option<&mut Vec<NodeTime>>,
 ) -> Result<Vec<(String, HostTensor)>> {
     let bound = bind_inputs(plan, inputs)?;
     // Weights stay in `runtime.constants` (shared, never moved); `values` holds this run's,
@@ -169,8 +178,16 @@ pub(super) fn run_plan(
             max_elements: runtime.max_elements,
             room_bytes: held.room(),
         };
+        let started = profile.is_some().then(std::time::Instant::now);
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::run_node(op, args, &ctx)))
             .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&panic))));
+        if let (Some(times), Some(started)) = (profile.as_deref_mut(), started) {
+            times.push(NodeTime {
+                node: node.name.clone(),
+                op: node.op.name(),
+                time: started.elapsed(),
+            });
+        }
         let outputs = result.map_err(|reason| match runtime.budget {
             Some(budget) if reason.starts_with(ops::bound::OVER_BUDGET) => ModelError::Memory {
                 budget: budget.total,

@@ -26,6 +26,7 @@ pub(super) fn conv1d(n: &Conv1dNode) -> Lowering {
             groups: c.groups,
             pads: padding_1d(&c.padding),
             auto_pad: auto_pad(&c.auto_pad),
+            activation: None,
         },
         3,
     )
@@ -41,6 +42,7 @@ pub(super) fn conv2d(n: &Conv2dNode) -> Lowering {
             groups: c.groups,
             pads: padding_2d(&c.padding),
             auto_pad: auto_pad(&c.auto_pad),
+            activation: None,
         },
         3,
     )

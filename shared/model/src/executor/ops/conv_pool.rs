@@ -5,9 +5,10 @@
 use burn::tensor::module::{avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 
-use super::OpResult;
+use super::{OpResult, elementwise};
 use crate::executor::dyn_tensor::{DynTensor, map_tensor};
-use crate::format::AutoPad;
+use crate::executor::kernels::{self, Conv2d};
+use crate::format::{AutoPad, FusedActivation};
 
 /// Resolves ONNX padding (explicit or auto) to (begin, end) per spatial dimension.
 fn spatial_padding(
@@ -53,6 +54,7 @@ pub(super) fn conv(
     groups: usize,
     pads: &[usize],
     auto_pad: AutoPad,
+    activation: Option<FusedActivation>,
 ) -> OpResult {
     let bias = if rest.len() == 2 { rest.pop() } else { None };
     let weight = rest.pop().ok_or("missing weight")?;
@@ -89,7 +91,34 @@ pub(super) fn conv(
         }
         None => None,
     };
-    match n {
+    if n == 2 {
+        let out = |i: usize| {
+            (xd[i + 2] + padding[i].0 + padding[i].1 - ((kernel[i] - 1) * dilations[i] + 1))
+                / strides[i]
+                + 1
+        };
+        let geometry = Conv2d {
+            batch: xd[0],
+            in_channels: xd[1],
+            in_size: (xd[2], xd[3]),
+            out_channels: wd[0],
+            groups,
+            kernel: (kernel[0], kernel[1]),
+            stride: (strides[0], strides[1]),
+            dilation: (dilations[0], dilations[1]),
+            pad_begin: (padding[0].0, padding[1].0),
+            out_size: (out(0), out(1)),
+        };
+        if kernels::direct_conv_applies(&geometry, &x, &weight) {
+            let bias = bias.map(DynTensor::R1);
+            let y = kernels::direct_conv(&geometry, x, weight, bias, activation)?;
+            return match activation {
+                Some(a) if !kernels::in_register(a) => elementwise::fused(a, y),
+                _ => Ok(y),
+            };
+        }
+    }
+    let y = match n {
         1 => {
             let options = ConvOptions {
                 stride: [strides[0]],
@@ -99,7 +128,7 @@ pub(super) fn conv(
             };
             let x = x.into_rank::<3>().map_err(|e| e.to_string())?;
             let w = weight.into_rank::<3>().map_err(|e| e.to_string())?;
-            Ok(DynTensor::R3(conv1d(x, w, bias, options)))
+            DynTensor::R3(conv1d(x, w, bias, options))
         }
         _ => {
             let options = ConvOptions {
@@ -110,8 +139,39 @@ pub(super) fn conv(
             };
             let x = x.into_rank::<4>().map_err(|e| e.to_string())?;
             let w = weight.into_rank::<4>().map_err(|e| e.to_string())?;
-            Ok(DynTensor::R4(conv2d(x, w, bias, options)))
+            DynTensor::R4(conv2d(x, w, bias, options))
         }
+    };
+    match activation {
+        Some(a) => elementwise::fused(a, y),
+        None => Ok(y),
+    }
+}
+
+/// The 2-D window geometry of a pool over `dims` (`[N, C, H, W]`), floor-mode sizes.
+fn pool_geometry(
+    dims: &[usize],
+    kernel: &[usize],
+    strides: &[usize],
+    dilations: &[usize],
+    padding: &[(usize, usize)],
+) -> Conv2d {
+    let out = |i: usize| {
+        (dims[i + 2] + padding[i].0 + padding[i].1 - ((kernel[i] - 1) * dilations[i] + 1))
+            / strides[i]
+            + 1
+    };
+    Conv2d {
+        batch: dims[0],
+        in_channels: dims[1],
+        in_size: (dims[2], dims[3]),
+        out_channels: dims[1],
+        groups: dims[1],
+        kernel: (kernel[0], kernel[1]),
+        stride: (strides[0], strides[1]),
+        dilation: (dilations[0], dilations[1]),
+        pad_begin: (padding[0].0, padding[1].0),
+        out_size: (out(0), out(1)),
     }
 }
 
@@ -160,6 +220,10 @@ pub(super) fn max_pool(
         let x = x.into_rank::<3>().map_err(|e| e.to_string())?;
         return Ok(DynTensor::R3(max_pool1d(x, options)));
     }
+    if !ceil_mode && kernels::pool_applies(&x) {
+        let geometry = pool_geometry(&x.dims(), kernel, strides, dilations, &padding);
+        return kernels::pool(&geometry, x, kernels::Pool::Max);
+    }
     let options = MaxPoolOptions {
         kernel_size: [kernel[0], kernel[1]],
         stride: [strides[0], strides[1]],
@@ -193,6 +257,11 @@ pub(super) fn avg_pool(
         };
         let x = x.into_rank::<3>().map_err(|e| e.to_string())?;
         return Ok(DynTensor::R3(avg_pool1d(x, options)));
+    }
+    let unpadded = padding.iter().all(|p| *p == (0, 0));
+    if !ceil_mode && (count_include_pad || unpadded) && kernels::pool_applies(&x) {
+        let geometry = pool_geometry(&x.dims(), kernel, strides, &ones, &padding);
+        return kernels::pool(&geometry, x, kernels::Pool::Average);
     }
     let options = AvgPoolOptions {
         kernel_size: [kernel[0], kernel[1]],

@@ -8,7 +8,7 @@ use super::common::resolve_axis;
 use super::{OpResult, ValueResult};
 use crate::executor::dyn_tensor::{DynTensor, map_tensor};
 use crate::executor::value::{Typed, Value};
-use crate::format::{Op, UnaryFn};
+use crate::format::{FusedActivation, Op, UnaryFn};
 
 /// Runs a one-input op that keeps the shape (a scalar stays a scalar).
 pub(super) fn unary(op: &Op, first: Value) -> ValueResult {
@@ -145,6 +145,29 @@ fn float_unary(op: &Op, first: DynTensor) -> OpResult {
         Op::Unary { func } => Ok(float_fn(*func, first)?),
         other => Err(format!("{} is not an element-wise op", other.name())),
     }
+}
+
+/// An activation fused into the op before it, on Burn's ops (the GPU path, Burn's
+/// convolution, and the activations a host kernel does not apply in registers).
+pub(super) fn fused(activation: FusedActivation, y: DynTensor) -> OpResult {
+    let op = match activation {
+        FusedActivation::Relu => Op::Relu,
+        FusedActivation::Clip { min, max } => Op::Clip {
+            min: Some(min),
+            max: Some(max),
+        },
+        FusedActivation::LeakyRelu { alpha } => Op::LeakyRelu { alpha },
+        FusedActivation::HardSigmoid { alpha, beta } => Op::HardSigmoid { alpha, beta },
+        FusedActivation::HardSwish => Op::Unary {
+            func: UnaryFn::HardSwish,
+        },
+        FusedActivation::Sigmoid => Op::Sigmoid,
+        FusedActivation::Silu => {
+            return Ok(map_tensor!(y, t => t.clone().mul(activation::sigmoid(t))));
+        }
+        FusedActivation::Gelu { tanh_approximation } => Op::Gelu { tanh_approximation },
+    };
+    float_unary(&op, y)
 }
 
 fn float_fn(func: UnaryFn, first: DynTensor) -> OpResult {

@@ -225,6 +225,7 @@ fn convolve(x: Value, w: Value, bias: Option<Value>, c: &ConvAttrs) -> Res<Value
         c.groups,
         &c.pads,
         c.auto_pad,
+        None,
     )?;
     Ok(Value::of_float(y, false))
 }

@@ -303,6 +303,7 @@ pub(super) fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
             groups,
             pads,
             auto_pad,
+            activation,
         } => float1(conv_pool::conv(
             first.float()?,
             floats(rest)?,
@@ -312,6 +313,7 @@ pub(super) fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
             *groups,
             pads,
             *auto_pad,
+            *activation,
         )),
         Op::MaxPool {
             kernel,
