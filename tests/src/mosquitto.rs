@@ -5,7 +5,10 @@
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
 use crate::wait::eventually;
 
@@ -84,6 +87,39 @@ impl Mosquitto {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// A plain client of the broker that records every message on `filter` (its topic and
+    /// payload), subscribed when this returns.
+    pub fn sniff(&self, name: &str, filter: &str) -> (Client, mpsc::Receiver<(String, Vec<u8>)>) {
+        let mut options = MqttOptions::new(name, "127.0.0.1", self.port);
+        options.set_max_packet_size(8 << 20, 8 << 20);
+        let (client, mut connection) = Client::new(options, 64);
+        client
+            .subscribe(filter, QoS::AtLeastOnce)
+            .unwrap_or_else(|e| panic!("subscribe {filter}: {e}"));
+        let (tx, rx) = mpsc::channel();
+        let (subscribed_tx, subscribed) = mpsc::channel();
+        std::thread::spawn(move || {
+            for event in connection.iter() {
+                match event {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = subscribed_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if tx.send((p.topic.clone(), p.payload.to_vec())).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        });
+        subscribed
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("the sniffer's subscription to {filter}: {e}"));
+        (client, rx)
     }
 
     /// Publishes one message with mosquitto_pub (QoS 1), the payload read from stdin.

@@ -9,7 +9,6 @@
 
 #![allow(clippy::expect_used)]
 
-use std::sync::mpsc;
 use std::time::Duration;
 
 use e2e::daemon::{Daemon, install_model, mlp_request};
@@ -20,43 +19,6 @@ use e2e::wait::{eventually, when};
 use edge_protocol::envelope::Kind;
 use edge_protocol::records::RecordBatch;
 use edge_protocol::topics;
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
-
-/// A plain client of the permissive broker that records every message on `filter`.
-fn sniff(
-    broker: &Mosquitto,
-    name: &str,
-    filter: &str,
-) -> (Client, mpsc::Receiver<(String, Vec<u8>)>) {
-    let mut options = MqttOptions::new(name, "127.0.0.1", broker.port);
-    options.set_max_packet_size(8 << 20, 8 << 20);
-    let (client, mut connection) = Client::new(options, 64);
-    client
-        .subscribe(filter, QoS::AtLeastOnce)
-        .expect("subscribe");
-    let (tx, rx) = mpsc::channel();
-    let (subscribed_tx, subscribed) = mpsc::channel();
-    std::thread::spawn(move || {
-        for event in connection.iter() {
-            match event {
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
-                    let _ = subscribed_tx.send(());
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if tx.send((p.topic.clone(), p.payload.to_vec())).is_err() {
-                        break;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
-            }
-        }
-    });
-    subscribed
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the sniffer's subscription");
-    (client, rx)
-}
 
 fn refused(d: &Daemon, reason: &str) -> u64 {
     d.metric(&format!(
@@ -112,7 +74,7 @@ fn an_ack_the_fleet_signed_for_another_box_makes_the_victim_delete_nothing() {
     // The attacker, an approved box of its own, sends empty batches under every batch id
     // the victim may have in flight; the fleet acks each, to the attacker.
     let mut attacker = Sim::new(41);
-    let (_sniffer, acks) = sniff(&broker, "attacker", &topics::down(&attacker.id, "ack"));
+    let (_sniffer, acks) = broker.sniff("attacker", &topics::down(&attacker.id, "ack"));
     broker.publish(&topics::up(&attacker.id, Kind::Hello), &attacker.hello());
     fleet.approve(&attacker.id);
     let ids = 0..64u64;
@@ -161,7 +123,7 @@ fn desired_states_and_rollbacks_signed_for_another_box_are_refused() {
     let (a, a_id) = start("a");
     let (b, b_id) = start("b");
     e2e::release::release(dir.path(), &keys, &fleet, 2, "release-1.key", &[], |_| {});
-    let (_sniffer, to_a) = sniff(&broker, "sniffer", &topics::down(&a_id, "desired"));
+    let (_sniffer, to_a) = broker.sniff("sniffer", &topics::down(&a_id, "desired"));
     let rollout = fleet.rollout_now(2, &["site=a"]);
     let (_, desired_for_a) = to_a
         .recv_timeout(Duration::from_secs(60))

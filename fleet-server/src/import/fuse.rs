@@ -1,11 +1,12 @@
 //! Import-time fusions and removals, after BatchNormalization folding (`optimize`):
 //!
-//! * an activation whose only input is a Conv's output, read by nothing else, becomes the
-//!   Conv's `activation`: Relu, Clip with constant bounds (Relu6), LeakyRelu, HardSigmoid,
-//!   HardSwish, Sigmoid, GELU, and SiLU written as `x · Sigmoid(x)`. The CPU kernel applies
-//!   it to each output tile in registers (or Burn's op after the convolution, on the GPU
-//!   path and for the activations that need exp or erf): one pass over the activations
-//!   instead of two on every request;
+//! * an activation whose only input is a Conv's or Linear's output, read by nothing else,
+//!   becomes that node's `activation`: Relu, Clip with constant bounds (Relu6), LeakyRelu,
+//!   HardSigmoid, HardSwish, Sigmoid, GELU, and SiLU written as `x · Sigmoid(x)`. The CPU
+//!   convolution kernels apply it to each output tile in registers (one pass over the
+//!   activations instead of two); elsewhere — the GPU path, the activations that need exp or
+//!   erf, and Linear, whose product is Burn's — Burn's op runs on the result, which still
+//!   saves the node's dispatch and its intermediate value;
 //! * Identity, and Dropout without a mask output (inference), are removed: their readers
 //!   read the input instead.
 //!
@@ -55,15 +56,15 @@ fn fuse_activations(nodes: &mut Vec<NodeSpec>, outputs: &[TensorSpec]) {
     let is_output = |name: &str| outputs.iter().any(|o| o.name == name);
     let mut i = 0;
     while i < nodes.len() {
-        let fusable_conv = matches!(
+        let fusable = matches!(
             nodes[i].op,
             Op::Conv {
                 activation: None,
                 ..
-            }
+            } | Op::Linear { activation: None }
         ) && nodes[i].when.is_empty()
             && !is_output(&nodes[i].outputs[0]);
-        if !fusable_conv {
+        if !fusable {
             i += 1;
             continue;
         }
@@ -84,7 +85,8 @@ fn fuse_activations(nodes: &mut Vec<NodeSpec>, outputs: &[TensorSpec]) {
         let output = nodes[last].outputs[0].clone();
         if let Op::Conv {
             activation: slot, ..
-        } = &mut nodes[i].op
+        }
+        | Op::Linear { activation: slot } = &mut nodes[i].op
         {
             *slot = Some(activation);
         }

@@ -1,83 +1,14 @@
 //! Each fusion and removal of `fuse`: the graph before and after gives the same outputs on
 //! the same inputs (CPU), and the rewrite did happen.
 
-use edge_model::format::{
-    DataType, Dim, FORMAT_VERSION, FusedActivation, ModelSpec, NodeSpec, Op, TensorSpec, UnaryFn,
-};
-use edge_model::weights::{HostTensor, Weights};
-use edge_model::{DeviceChoice, LoadOptions, Model};
+use edge_model::format::{FusedActivation, NodeSpec, Op, UnaryFn};
 
 use super::fuse::fuse;
-
-fn tensor(name: &str, dims: &[usize]) -> TensorSpec {
-    TensorSpec {
-        name: name.into(),
-        datatype: DataType::Fp32,
-        shape: dims.iter().map(|&d| Dim::Fixed(d)).collect(),
-    }
-}
-
-fn node(name: &str, op: Op, inputs: &[&str], output: &str) -> NodeSpec {
-    NodeSpec {
-        name: name.into(),
-        op,
-        inputs: inputs.iter().map(|s| s.to_string()).collect(),
-        outputs: vec![output.into()],
-        when: Vec::new(),
-    }
-}
-
-fn conv() -> Op {
-    Op::Conv {
-        kernel: vec![3, 3],
-        strides: vec![1, 1],
-        dilations: vec![1, 1],
-        groups: 1,
-        pads: vec![1, 1, 1, 1],
-        auto_pad: Default::default(),
-        activation: None,
-    }
-}
-
-fn ramp(n: usize, scale: f32) -> Vec<f32> {
-    (0..n)
-        .map(|i| ((i * 7 % 23) as f32 - 11.0) * scale)
-        .collect()
-}
-
-fn weights() -> Weights {
-    let mut w = Weights::new();
-    w.insert(
-        "w".into(),
-        HostTensor::f32(vec![4, 2, 3, 3], ramp(72, 0.05)),
-    );
-    w.insert(
-        "b".into(),
-        HostTensor::f32(vec![4], vec![0.1, -0.2, 0.3, -0.4]),
-    );
-    w
-}
+use super::test_graph::{self, conv, conv_weights as weights, node, tensor};
 
 /// The graph's output on a fixed input.
 fn run(nodes: Vec<NodeSpec>) -> Vec<f32> {
-    let spec = ModelSpec {
-        format_version: FORMAT_VERSION,
-        name: "fuse".into(),
-        version: 1,
-        producer: String::new(),
-        inputs: vec![tensor("x", &[1, 2, 6, 7])],
-        outputs: vec![tensor("y", &[1, 4, 6, 7])],
-        nodes,
-    };
-    let options = LoadOptions {
-        device: DeviceChoice::Cpu,
-        warmup_runs: 0,
-        ..Default::default()
-    };
-    let model = Model::from_parts(spec, weights(), &options).expect("load");
-    let x = HostTensor::f32(vec![1, 2, 6, 7], ramp(84, 0.3));
-    let out = model.run(vec![("x".into(), x)]).expect("run");
-    out[0].1.as_f32().expect("f32").to_vec()
+    test_graph::run(nodes, weights(), &[1, 2, 6, 7], &[1, 4, 6, 7])
 }
 
 /// Fuses `nodes`, checks the result against the unfused graph and returns the fused nodes.
@@ -89,19 +20,13 @@ fn fused(nodes: Vec<NodeSpec>) -> Vec<NodeSpec> {
         &[tensor("x", &[1, 2, 6, 7])],
         &[tensor("y", &[1, 4, 6, 7])],
     );
-    let result = run(after.clone());
-    for (a, b) in before.iter().zip(&result) {
-        assert!(
-            (a - b).abs() <= 1e-5 + 1e-5 * a.abs(),
-            "unfused {a}, fused {b}"
-        );
-    }
+    test_graph::assert_same(&before, &run(after.clone()));
     after
 }
 
 fn activation_of(nodes: &[NodeSpec]) -> Option<FusedActivation> {
     match nodes.first().map(|n| &n.op) {
-        Some(Op::Conv { activation, .. }) => *activation,
+        Some(Op::Conv { activation, .. } | Op::Linear { activation }) => *activation,
         _ => None,
     }
 }
@@ -213,4 +138,47 @@ fn identity_and_dropout_are_removed_and_a_graph_output_keeps_its_name() {
     assert_eq!(after[0].inputs[0], "x");
     assert_eq!(after[0].outputs, ["y"]);
     assert_eq!(activation_of(&after), Some(FusedActivation::Relu));
+}
+
+#[test]
+fn an_activation_after_a_linear_is_fused_and_gives_the_same_output() {
+    let mut weights = edge_model::weights::Weights::new();
+    weights.insert(
+        "lw".into(),
+        edge_model::HostTensor::f32(vec![3, 4], test_graph::ramp(12, 0.2)),
+    );
+    weights.insert(
+        "lb".into(),
+        edge_model::HostTensor::f32(vec![4], vec![0.5, -0.5, 0.25, -1.0]),
+    );
+    let cases = [
+        (Op::Relu, FusedActivation::Relu),
+        (Op::Sigmoid, FusedActivation::Sigmoid),
+        (
+            Op::Gelu {
+                tanh_approximation: true,
+            },
+            FusedActivation::Gelu {
+                tanh_approximation: true,
+            },
+        ),
+    ];
+    for (op, expected) in cases {
+        let nodes = vec![
+            node(
+                "l",
+                Op::Linear { activation: None },
+                &["x", "lw", "lb"],
+                "t",
+            ),
+            node("a", op.clone(), &["t"], "y"),
+        ];
+        let run = |nodes: Vec<NodeSpec>| test_graph::run(nodes, weights.clone(), &[2, 3], &[2, 4]);
+        let before = run(nodes.clone());
+        let mut after = nodes;
+        fuse(&mut after, &[tensor("x", &[2, 3])], &[tensor("y", &[2, 4])]);
+        test_graph::assert_same(&before, &run(after.clone()));
+        assert_eq!(after.len(), 1, "{op:?} not fused");
+        assert_eq!(activation_of(&after), Some(expected));
+    }
 }

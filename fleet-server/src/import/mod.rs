@@ -14,6 +14,10 @@ mod fuse_tests;
 pub mod inspect;
 pub mod onnx;
 pub mod optimize;
+#[cfg(test)]
+mod optimize_tests;
+#[cfg(test)]
+mod test_graph;
 
 pub use error::ImportError;
 

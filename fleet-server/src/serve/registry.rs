@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use edge_protocol::records::Entry;
+use edge_protocol::records::{Entry, EntryKey};
 use serde::{Deserialize, Serialize};
 
 /// Errors of the fleet store.
@@ -100,6 +100,21 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -
         key: String::from_utf8_lossy(key).into_owned(),
         reason: e.to_string(),
     })
+}
+
+/// A record's key in the `records` tree: device, 0, `P` or `L`, id (big-endian, so a device's
+/// records sort by id).
+fn record_key(device: &str, key: EntryKey) -> Vec<u8> {
+    let (kind, id) = match key {
+        EntryKey::Prediction(id) => (b'P', id),
+        EntryKey::Label(id) => (b'L', id),
+    };
+    let mut bytes = Vec::with_capacity(device.len() + 10);
+    bytes.extend_from_slice(device.as_bytes());
+    bytes.push(0);
+    bytes.push(kind);
+    bytes.extend_from_slice(&id.to_be_bytes());
+    bytes
 }
 
 /// Records are stored as one format byte and the entry in postcard: about 15 bytes for a
@@ -234,19 +249,14 @@ impl Registry {
     pub fn store_entries(&self, device: &str, entries: &[Entry]) -> Result<(u32, u32)> {
         let (mut new, mut duplicates) = (0u32, 0u32);
         for entry in entries {
-            let (kind, id) = match entry {
-                Entry::Prediction { id, .. } => (b'P', *id),
-                Entry::Label { id, .. } | Entry::Values { id, .. } => (b'L', *id),
-            };
-            let mut key = Vec::with_capacity(device.len() + 10);
-            key.extend_from_slice(device.as_bytes());
-            key.push(0);
-            key.push(kind);
-            key.extend_from_slice(&id.to_be_bytes());
             let value = encode_record(entry);
             let swapped = self
                 .records
-                .compare_and_swap(key, None as Option<&[u8]>, Some(value))
+                .compare_and_swap(
+                    record_key(device, entry.key()),
+                    None as Option<&[u8]>,
+                    Some(value),
+                )
                 .map_err(sled_err("write record"))?;
             if swapped.is_ok() {
                 new += 1;
@@ -255,6 +265,22 @@ impl Registry {
             }
         }
         Ok((new, duplicates))
+    }
+
+    /// Which of `entries` of `device` are stored (read only: the answer to a redelivered
+    /// batch names these and nothing else).
+    pub fn stored_keys(&self, device: &str, entries: &[Entry]) -> Result<Vec<EntryKey>> {
+        let mut stored = Vec::with_capacity(entries.len());
+        for key in entries.iter().map(Entry::key) {
+            if self
+                .records
+                .contains_key(record_key(device, key))
+                .map_err(sled_err("read record"))?
+            {
+                stored.push(key);
+            }
+        }
+        Ok(stored)
     }
 
     /// Calls `each` with every stored prediction of `model` made at or after `since_ms`, joined

@@ -151,7 +151,7 @@ pub fn convert_with(
     );
     notes.push(format!(
         "{onnx_nodes} ONNX nodes became {before} after onnx-ir's folding and fusions, {} after ours \
-         (BatchNormalization into Conv, activations into Conv, Identity removed)",
+         (constants folded, BatchNormalization and per-channel Mul/Add/Sub into Conv and Linear, activations into Conv, Identity removed)",
         converter.nodes.len()
     ));
     let spec = ModelSpec {

@@ -18,6 +18,7 @@ pub(super) async fn stats(State(state): State<AdminState>) -> Json<Stats> {
         accepted_messages: s.accepted_messages.load(Ordering::Relaxed),
         records_new: s.records_new.load(Ordering::Relaxed),
         records_duplicate: s.records_duplicate.load(Ordering::Relaxed),
+        redelivered_answered: s.redelivered_answered.load(Ordering::Relaxed),
         rejected: s.rejected(),
         chunks_served: s.chunks_served.load(Ordering::Relaxed),
         chunk_bytes_served: s.chunk_bytes_served.load(Ordering::Relaxed),

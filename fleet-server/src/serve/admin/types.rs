@@ -88,6 +88,10 @@ pub struct Stats {
     pub accepted_messages: u64,
     pub records_new: u64,
     pub records_duplicate: u64,
+    /// Record batches received again under an accepted sequence number (refused as
+    /// `replayed`) and answered with an ack of the entries already stored.
+    #[serde(default)]
+    pub redelivered_answered: u64,
     pub rejected: BTreeMap<String, u64>,
     pub chunks_served: u64,
     pub chunk_bytes_served: u64,

@@ -165,6 +165,16 @@ async fn apply(ingest: &Arc<Ingest>, client: &AsyncClient, p: rumqttc::Publish) 
                 ingest.warn_version(&p.topic, *found, *supported);
             }
             tracing::debug!(topic = %p.topic, reason = refusal.reason(), error = %refusal, "message refused");
+            if let Refusal::Redelivered {
+                answer: (topic, payload),
+                ..
+            } = refusal
+                && let Err(e) = client
+                    .publish(topic, QoS::AtLeastOnce, false, payload)
+                    .await
+            {
+                tracing::warn!(error = %e, "cannot publish the answer to a redelivered batch");
+            }
         }
         Err(e) => tracing::error!(error = %e, "ingest task failed"),
     }

@@ -29,6 +29,8 @@ pub struct IngestStats {
     pub accepted_messages: AtomicU64,
     pub records_new: AtomicU64,
     pub records_duplicate: AtomicU64,
+    /// Redelivered record batches answered with an ack of what was already stored.
+    pub redelivered_answered: AtomicU64,
     /// File chunks sent to devices, and their bytes.
     pub chunks_served: AtomicU64,
     pub chunk_bytes_served: AtomicU64,
@@ -63,6 +65,16 @@ pub(super) enum Refusal {
     NotApproved(String),
     #[error("device {0} is revoked")]
     Revoked(String),
+    /// A record batch again under a sequence number already accepted: what the broker
+    /// session redelivers after a cut (the box publishes with QoS 1 on a persistent
+    /// session). Refused as a replay — nothing is stored or counted — but answered with an
+    /// ack naming those of its entries the store already holds, so the box need not wait
+    /// its `ack_timeout` to send them again.
+    #[error("{error}; answered with the entries already stored")]
+    Redelivered {
+        error: ProtocolError,
+        answer: (String, Vec<u8>),
+    },
     #[error(transparent)]
     Store(#[from] super::registry::RegistryError),
     #[error(transparent)]
@@ -77,6 +89,7 @@ impl Refusal {
             Self::Protocol(e) => e.reason(),
             Self::NotApproved(_) => "not_approved",
             Self::Revoked(_) => "revoked",
+            Self::Redelivered { error, .. } => error.reason(),
             Self::Store(_) => "store_failed",
             Self::Update(super::updates::UpdateError::NoFile(_)) => "no_such_file",
             Self::Update(_) => "bad_fetch",
@@ -176,6 +189,30 @@ impl Ingest {
         Ok((map, sent))
     }
 
+    /// The answer to a redelivered record batch: an ack naming the entries already stored,
+    /// read from the store and nothing written but the fleet's next sequence number. A
+    /// replay by an attacker therefore changes nothing and tells the box only what is true
+    /// (the signature was checked: only the box itself or a copy of its own message gets
+    /// here).
+    fn answer_redelivered(&self, device: &str, body: &[u8]) -> Result<(String, Vec<u8>), Refusal> {
+        let batch = RecordBatch::decode(body)?;
+        let ack = Ack {
+            batch_id: batch.batch_id,
+            stored: self.registry.stored_keys(device, &batch.entries)?,
+            accepted: 0,
+            duplicates: 0,
+        };
+        let envelope = self.downlink(device, Kind::Ack, ack.encode())?;
+        self.registry.flush()?;
+        self.stats
+            .redelivered_answered
+            .fetch_add(1, Ordering::Relaxed);
+        Ok((
+            topics::down(device, "ack"),
+            envelope.seal_binary(&self.key, false),
+        ))
+    }
+
     /// Handles one uplink message; returns what to publish (topic, payload).
     fn handle(&self, topic: &str, payload: &[u8]) -> Result<Option<(String, Vec<u8>)>, Refusal> {
         if payload.len() > self.limits.max_message {
@@ -249,12 +286,16 @@ impl Ingest {
             }
         };
         if envelope.seq <= device.last_seq {
-            return Err(ProtocolError::Replayed {
+            let error = ProtocolError::Replayed {
                 device: device.id.clone(),
                 seq: envelope.seq,
                 last: device.last_seq,
+            };
+            if kind == Kind::Records && device.approval == Approval::Approved {
+                let answer = self.answer_redelivered(&device.id, &envelope.body)?;
+                return Err(Refusal::Redelivered { error, answer });
             }
-            .into());
+            return Err(error.into());
         }
         match device.approval {
             Approval::Revoked => return Err(Refusal::Revoked(device.id)),

@@ -21,7 +21,12 @@ use super::sequence::{Activation, Direction, RecurrentCell, RecurrentInputs};
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum Op {
     /// `x · W (+ b)` with `W` stored as `[in, out]` (Gemm with constant weights, MatMul + Add).
-    Linear,
+    Linear {
+        /// Applied to the output (fused at import); absent in files without one, so they
+        /// stay readable by daemons from before fusion.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activation: Option<FusedActivation>,
+    },
     Gemm {
         alpha: f32,
         beta: f32,

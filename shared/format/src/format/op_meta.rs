@@ -9,7 +9,7 @@ impl Op {
     /// The op's name as written in `model.json` (and in error messages).
     pub fn name(&self) -> &'static str {
         match self {
-            Op::Linear => "Linear",
+            Op::Linear { .. } => "Linear",
             Op::Gemm { .. } => "Gemm",
             Op::MatMul => "MatMul",
             Op::Add => "Add",
@@ -218,7 +218,7 @@ impl Op {
     /// How many inputs the op takes: (minimum, maximum).
     pub(super) fn arity(&self) -> (usize, usize) {
         match self {
-            Op::Linear => (2, 3),
+            Op::Linear { .. } => (2, 3),
             Op::Gemm { .. } => (2, 3),
             Op::MatMul | Op::Add | Op::Sub | Op::Mul | Op::Div => (2, 2),
             Op::Conv { .. } | Op::ConvTranspose { .. } => (2, 3),

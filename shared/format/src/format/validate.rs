@@ -64,13 +64,9 @@ impl Op {
                 ..
             } => {
                 conv(kernel, strides, dilations, *groups, pads)?;
-                match activation {
-                    Some(FusedActivation::Clip { min, max }) if min.partial_cmp(max).is_none_or(|o| o.is_gt()) => {
-                        Err(format!("fused Clip bounds {min}..{max} are not ordered"))
-                    }
-                    _ => Ok(()),
-                }
+                fused(activation)
             }
+            Op::Linear { activation } => fused(activation),
             Op::ConvTranspose {
                 kernel,
                 strides,
@@ -369,4 +365,16 @@ fn validate_declared_shape(spec: &TensorSpec) -> Result<()> {
             })?;
     }
     Ok(())
+}
+
+/// A fused activation's own attributes: a Clip's bounds in order.
+fn fused(activation: &Option<FusedActivation>) -> std::result::Result<(), String> {
+    match activation {
+        Some(FusedActivation::Clip { min, max })
+            if min.partial_cmp(max).is_none_or(|o| o.is_gt()) =>
+        {
+            Err(format!("fused Clip bounds {min}..{max} are not ordered"))
+        }
+        _ => Ok(()),
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod device;
 pub(crate) mod dyn_tensor;
+pub mod fold;
 mod kernels;
 mod load;
 mod ops;

@@ -20,7 +20,7 @@ pub(super) fn linear(n: &LinearNode) -> Lowering {
         .is_some_and(|w| w.is_static() || w.is_constant());
     match (weight_is_static, n.config.transpose_weight) {
         (true, t) => Ok(Lowered {
-            op: Op::Linear,
+            op: Op::Linear { activation: None },
             inputs: 3,
             transpose: t.then_some(1),
             params: Vec::new(),

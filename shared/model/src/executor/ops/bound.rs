@@ -64,7 +64,7 @@ pub fn check_output(op: &Op, inputs: &[Value], ctx: &Ctx) -> Res<()> {
         Op::MatMul | Op::MatMulInteger => return matmul(dims.first(), dims.get(1), ctx),
         Op::QLinearMatMul { .. } => return matmul(dims.first(), dims.get(3), ctx),
         // `x [.., in]` by the weight `[in, out]`: the importer's form of Gemm and MatMul + Add.
-        Op::Linear => match (dims.first(), dims.get(1)) {
+        Op::Linear { .. } => match (dims.first(), dims.get(1)) {
             (Some(x), Some(w)) if !x.is_empty() && w.len() == 2 => {
                 let mut out = x.clone();
                 if let Some(last) = out.last_mut() {
@@ -167,7 +167,7 @@ fn checked(op: &Op) -> bool {
             | Op::MatMul
             | Op::MatMulInteger
             | Op::QLinearMatMul { .. }
-            | Op::Linear
+            | Op::Linear { .. }
             | Op::Conv { .. }
             | Op::MaxPool { .. }
             | Op::AveragePool { .. }

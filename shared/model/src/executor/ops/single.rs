@@ -282,7 +282,13 @@ pub(super) fn run(op: &Op, inputs: Vec<Value>, ctx: &Ctx) -> ValueResult {
             *size,
         )),
         Op::MatMul => float1(linalg::matmul(first.float()?, one(rest)?.float()?)),
-        Op::Linear => float1(linalg::linear(first.float()?, floats(rest)?)),
+        Op::Linear { activation } => {
+            let y = linalg::linear(first.float()?, floats(rest)?)?;
+            float1(match activation {
+                Some(a) => elementwise::fused(*a, y),
+                None => Ok(y),
+            })
+        }
         Op::Gemm {
             alpha,
             beta,
