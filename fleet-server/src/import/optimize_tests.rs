@@ -75,7 +75,7 @@ fn a_constant_that_would_swell_the_bundle_is_not_folded() {
         node("add", Op::Add, &["x", "big"], "y"),
     ];
     fold_constants(&mut nodes, &mut weights, &[tensor("y", &[1000, 1000])]);
-    // A million values from two weights of three: computed on every box instead.
+    // Four megabytes from two small weights: computed on every box instead.
     assert_eq!(nodes.len(), 2);
     assert!(!weights.contains_key("big"));
 }
